@@ -1,0 +1,240 @@
+"""A local Hugging Face causal LM as a classifier backend.
+
+Two ways to answer:
+- `classify` (constrained, the default): the prompt's shared prefix (system turn: instruction, labels,
+  few-shot block) is run once and its key/value cache reused for every sample; each batch runs only its own
+  tokens, then walks a token trie of the allowed answers, choosing the most likely allowed next token at each
+  branch and never running the tokens a branch forces unless a later field needs them. Every answer is a
+  valid label, and a sample costs about its own tokens once.
+- `generate` (the study's way, kept to measure against): free greedy generation of the whole prompt, one call
+  per sample, parsed back to labels by `stages.parsing`.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+
+from stages.classifier import batched
+
+SENTINEL = "\u0000TEXT\u0000"
+
+
+def load(path: str, adapter: str | None = None, dtype=torch.float32):
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()  # merged: no adapter cost per token
+    model.eval()
+    return model, tokenizer
+
+
+def split_chat(tokenizer, system: str | None, extra_turns: list[dict] | None = None) -> tuple[str, str]:
+    """Render the chat template around a placeholder; return the text before and after the sample's text."""
+    messages = ([{"role": "system", "content": system}] if system is not None else []) + (extra_turns or [])
+    messages.append({"role": "user", "content": SENTINEL})
+    rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    before, after = rendered.split(SENTINEL)
+    return before, after
+
+
+# -- answers as token tries -------------------------------------------------------------------------------------
+
+@dataclass
+class Node:
+    children: dict[int, "Node"] = field(default_factory=dict)
+    label: str | None = None  # set on the node that completes a candidate
+
+
+def answer_segments(fields: list[str], labels: dict[str, list[str]]) -> tuple[str, list[dict[str, str]]]:
+    """The answer as a forced opening plus, per field, {label: text that completes this field}.
+
+    One field: the label itself (the end-of-turn token is appended at tokenisation).
+    Several: the JSON object `{"A": "x", "B": "y"}`; field i's text is the label plus everything up to the next
+    label (`", "B": "` or `"}`), so each candidate is tokenised as it appears in the full answer."""
+    if len(fields) == 1:
+        return "", [{lb: lb for lb in labels[fields[0]]}]
+    opening = '{' + json.dumps(fields[0]) + ': "'
+    segs = []
+    for i, f in enumerate(fields):
+        tail = '"}' if i == len(fields) - 1 else '", ' + json.dumps(fields[i + 1]) + ': "'
+        segs.append({lb: json.dumps(lb)[1:-1] + tail for lb in labels[f]})
+    return opening, segs
+
+
+def build_trie(tokenizer, candidates: dict[str, str], end_id: int | None) -> Node:
+    root = Node()
+    for label, text in candidates.items():
+        ids = tokenizer.encode(text, add_special_tokens=False) + ([end_id] if end_id is not None else [])
+        node = root
+        for t in ids:
+            node = node.children.setdefault(t, Node())
+        if node.label is not None and node.label != label:
+            raise ValueError(f"labels {node.label!r} and {label!r} tokenise identically")
+        node.label = label
+    return root
+
+
+def follow_forced(node: Node) -> tuple[Node, list[int]]:
+    """Walk down while there is only one way to go."""
+    forced = []
+    while node.label is None and len(node.children) == 1:
+        (t, node), = node.children.items()
+        forced.append(t)
+    return node, forced
+
+
+# -- the backend -----------------------------------------------------------------------------------------------
+
+class LocalLM:
+    def __init__(self, model, tokenizer, batch_size: int = 16, max_new_tokens: int = 10, progress: bool = True):
+        self.model, self.tokenizer = model, tokenizer
+        self.batch_size, self.max_new_tokens, self.progress = batch_size, max_new_tokens, progress
+        self.end_id = tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.end_id
+
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    @torch.inference_mode()
+    def _prefix_cache(self, prefix_ids: list[int]):
+        cache = DynamicCache()
+        if prefix_ids:
+            self.model.model(input_ids=torch.tensor([prefix_ids]), cache=cache, use_cache=True)
+        return cache
+
+    @torch.inference_mode()
+    def classify(self, system: str | None, texts: list[str], fields: list[str], labels: dict[str, list[str]],
+                 user_prefixes: list[str] | None = None) -> list[dict]:
+        """Constrained answers for `texts`. `user_prefixes` (e.g. per-sample few-shot examples) go before each
+        text inside the user turn and are not shared. Returns per text: labels, raw answer, token counts."""
+        before, after = split_chat(self.tokenizer, system)
+        prefix_ids = self._encode(before)
+        prefix_cache = self._prefix_cache(prefix_ids)
+        opening, segments = answer_segments(fields, labels)
+        tries = [build_trie(self.tokenizer, seg, self.end_id if len(fields) == 1 else None) for seg in segments]
+        opening_ids = self._encode(opening) if opening else []
+        suffixes = [self._encode((user_prefixes[i] if user_prefixes else "") + t + after) + opening_ids
+                    for i, t in enumerate(texts)]
+
+        order = sorted(range(len(texts)), key=lambda i: len(suffixes[i]))  # similar lengths batch with little padding
+        results: list[dict | None] = [None] * len(texts)
+        bar = tqdm(total=len(texts), desc="classify", unit="sample", disable=not self.progress, leave=False)
+        for idx in batched(order, self.batch_size):
+            start = time.perf_counter()
+            out = self._classify_batch(prefix_cache, len(prefix_ids), [suffixes[i] for i in idx], tries, fields)
+            per = (time.perf_counter() - start) / len(idx)
+            for i, (pred, answer_ids) in zip(idx, out):
+                results[i] = {
+                    "pred": pred,
+                    "raw": opening + self.tokenizer.decode(answer_ids, skip_special_tokens=True),
+                    "input_tokens": len(prefix_ids) + len(suffixes[i]) - len(opening_ids),
+                    "output_tokens": len(opening_ids) + len(answer_ids),
+                    "latency_s": per,
+                }
+            bar.update(len(idx))
+        bar.close()
+        return results
+
+    def _classify_batch(self, prefix_cache, prefix_len: int, suffixes: list[list[int]], tries: list[Node], fields):
+        n = len(suffixes)
+        cache = copy.deepcopy(prefix_cache)
+        if prefix_len:
+            cache.batch_repeat_interleave(n)
+        mask = torch.ones(n, prefix_len, dtype=torch.long)
+        pos = torch.full((n,), prefix_len, dtype=torch.long)
+        field_idx = [0] * n
+        node = [tries[0]] * n
+        chosen: list[list[int]] = [[] for _ in range(n)]
+        preds: list[dict] = [{} for _ in range(n)]
+        active = list(range(n))  # rows of the cache, in sample order
+        pending = [list(s) for s in suffixes]  # tokens each active sample still has to run
+
+        while active:
+            hidden, mask, pos = self._feed(cache, mask, pos, [pending[i] for i in active])
+            logits = self.model.lm_head(hidden)  # only the last real position of each row
+            keep_rows, next_active = [], []
+            for row, i in enumerate(active):
+                options = list(node[i].children)
+                t = options[int(torch.argmax(logits[row, options]))]
+                nd, forced = follow_forced(node[i].children[t])
+                step = [t] + forced
+                chosen[i] += step
+                pending[i] = step
+                while nd.label is not None:  # a field is complete
+                    preds[i][fields[field_idx[i]]] = nd.label
+                    field_idx[i] += 1
+                    if field_idx[i] == len(fields):
+                        break
+                    nd, forced = follow_forced(tries[field_idx[i]])
+                    chosen[i] += forced
+                    pending[i] += forced
+                node[i] = nd
+                if field_idx[i] < len(fields):
+                    keep_rows.append(row)
+                    next_active.append(i)
+            if next_active and len(next_active) < len(active):
+                cache.batch_select_indices(torch.tensor(keep_rows))
+                mask, pos = mask[keep_rows], pos[keep_rows]
+            active = next_active
+        return [(preds[i], [t for t in chosen[i] if t != self.end_id]) for i in range(n)]
+
+    def _feed(self, cache, mask, pos, seqs: list[list[int]]):
+        """Run each row's tokens (right-padded) on top of the cache; return each row's last real hidden state."""
+        lengths = torch.tensor([len(s) for s in seqs])
+        width = int(lengths.max())
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        new_mask = torch.zeros(len(seqs), width, dtype=torch.long)
+        for r, s in enumerate(seqs):
+            ids[r, : len(s)] = torch.tensor(s)
+            new_mask[r, : len(s)] = 1
+        position_ids = pos[:, None] + torch.arange(width)[None, :]
+        mask = torch.cat([mask, new_mask], dim=1)
+        out = self.model.model(input_ids=ids, attention_mask=mask, position_ids=position_ids, cache=cache, use_cache=True)
+        last = out.last_hidden_state[torch.arange(len(seqs)), lengths - 1]
+        return last, mask, pos + lengths
+
+    @torch.inference_mode()
+    def generate(self, system: str | None, texts: list[str], user_prefixes: list[str] | None = None,
+                 max_new_tokens: int | None = None) -> list[dict]:
+        """The study's inference: the whole prompt through `generate`, greedy, one sample at a time."""
+        before, after = split_chat(self.tokenizer, system)
+        results = []
+        for i, text in enumerate(tqdm(texts, desc="generate", unit="sample", disable=not self.progress, leave=False)):
+            ids = torch.tensor([self._encode(before + (user_prefixes[i] if user_prefixes else "") + text + after)])
+            start = time.perf_counter()
+            out = self.model.generate(
+                ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens or self.max_new_tokens,
+                do_sample=False, eos_token_id=self.end_id, pad_token_id=self.pad_id,
+            )
+            new = out[0, ids.shape[1]:].tolist()
+            results.append({
+                "raw": self.tokenizer.decode(new, skip_special_tokens=True),
+                "input_tokens": ids.shape[1],
+                "output_tokens": len(new),
+                "latency_s": time.perf_counter() - start,
+            })
+        return results
+
+    @torch.inference_mode()
+    def answer_logprob(self, system: str | None, text: str, answer: str, use_prefix_cache: bool) -> float:
+        """Log-probability of a full answer string; with or without the cached prefix (they must agree)."""
+        before, after = split_chat(self.tokenizer, system)
+        prefix, rest, ans = self._encode(before), self._encode(text + after), self._encode(answer)
+        if use_prefix_cache:
+            cache = self._prefix_cache(prefix)
+            logits = self.model(input_ids=torch.tensor([rest + ans]), cache=cache,
+                                position_ids=torch.arange(len(prefix), len(prefix) + len(rest) + len(ans))[None]).logits[0]
+            offset = len(rest)
+        else:
+            logits = self.model(input_ids=torch.tensor([prefix + rest + ans])).logits[0]
+            offset = len(prefix) + len(rest)
+        logp = torch.log_softmax(logits.float(), -1)
+        return float(sum(logp[offset + k - 1, t] for k, t in enumerate(ans)))
