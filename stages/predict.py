@@ -31,7 +31,7 @@ def main() -> None:
             preds = clf.predict(data[split])
         stem = output_stem(args.task, args.method, split)
         write_jsonl(f"{stem}.jsonl", preds)
-        write_json(f"{stem}.meta.json", {"fit_seconds": fit.seconds, "predict_seconds": t.seconds, "n": len(preds),
+        write_json(f"{stem}.meta.json", {"fit_seconds": getattr(clf, "fit_seconds", None) or fit.seconds, "predict_seconds": t.seconds, "n": len(preds),
                                          **getattr(clf, "describe", lambda: {})()})
         print(f"{args.task}/{args.method} {split}: {len(preds)} predictions in {t.seconds:.1f}s")
 

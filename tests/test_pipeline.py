@@ -1,0 +1,105 @@
+"""The real `dvc repro` on a copy of the repository with tiny params: outputs, a no-op second run, a change
+that reruns only its own task, and bad input refused by the stage commands themselves."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+KEEP = ["dvc.yaml", "params.yaml", "README.md", "stages", "data/raw", ".dvc/config", ".dvcignore", ".gitignore"]
+
+
+def sh(cmd, cwd, check=True):
+    env = {**os.environ, "PYTHONPATH": str(cwd), "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run(cmd, cwd=cwd, shell=True, capture_output=True, text=True, env=env)
+    if check and proc.returncode:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    dst = tmp_path_factory.mktemp("repo")
+    for item in KEEP:
+        src = ROOT / item
+        (dst / item).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst / item, **({"ignore": shutil.ignore_patterns("__pycache__")} if src.is_dir() else {}))
+    params = yaml.safe_load((dst / "params.yaml").read_text())
+    params["base_model"] = params["model"] = "tiny-random"
+    params["tasks"] = {k: params["tasks"][k] for k in ("balanced", "multitask")}
+    params["tasks"]["balanced"]["top_n"] = 4
+    params["tasks"]["multitask"]["min_count"] = 15
+    params["report"]["tasks"] = ["balanced", "multitask"]
+    params["finetune"].update({"max_train_samples": 16, "max_val_samples": 8, "epochs": 1, "top_layers": 1, "batch_size": 4})
+    for m in ("zero_shot", "few_shot", "few_shot_knn"):
+        params["methods"][m]["batch_size"] = 8
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm init", dst)
+    sh(f"{sys.executable} -m dvc repro", dst)
+    return dst
+
+
+def test_repro_builds_every_task_and_method(repo):
+    import json
+
+    summary = json.loads((repo / "metrics/summary.json").read_text())
+    expected = {f"{t}/{m}" for t in ("balanced", "multitask")
+                for m in ("baseline", "zero_shot", "few_shot", "few_shot_knn", "finetuned")}
+    assert set(summary) == expected
+    for row in summary.values():
+        assert 0 <= row["accuracy"] <= 1 and row["n"] > 0
+    assert summary["multitask/zero_shot"]["invalid_rate"] == 0  # constrained: valid by construction
+    assert (repo / "metrics/confusion/multitask/finetuned/part_of_body_title.png").exists()
+    assert (repo / "models/adapters/balanced/adapter_config.json").exists()
+    assert "| balanced" in (repo / "metrics/report.md").read_text()
+    few = json.loads((repo / "data/prompts/multitask/few_shot.json").read_text())
+    test_ids = {json.loads(line)["id"] for line in (repo / "data/tasks/multitask/test.jsonl").open()}
+    assert not {e["id"] for e in few["examples"]} & test_ids
+
+
+def test_second_repro_is_a_noop_and_diffs_work(repo):
+    out = sh(f"{sys.executable} -m dvc repro", repo).stdout
+    assert "Running stage" not in out
+    assert "balanced" in sh(f"{sys.executable} -m dvc metrics show", repo).stdout
+
+
+def test_a_task_param_change_reruns_only_that_task(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["tasks"]["balanced"]["top_n"] = 3
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = sh(f"{sys.executable} -m dvc status", repo).stdout
+    assert "task@balanced" in status and "task@multitask" not in status
+    assert "balanced" in sh(f"{sys.executable} -m dvc params diff", repo).stdout
+    out = sh(f"{sys.executable} -m dvc repro --dry", repo).stdout  # what would run, without running it
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert {"task@balanced", "baseline@balanced", "finetune@balanced", "report"} <= ran
+    assert not any("multitask" in s for s in ran)
+    sh(f"{sys.executable} -m dvc repro baseline@balanced evaluate@balanced-baseline", repo)
+    assert "balanced/baseline" in sh(f"{sys.executable} -m dvc metrics diff", repo).stdout
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p["datasets"]["osha"].update(text=["No Such Column"]), "missing column(s) 'No Such Column'"),
+    (lambda p: p["datasets"]["osha"].update(path="data/raw/empty.csv"), "data/raw/empty.csv: file is empty"),
+])
+def test_bad_input_fails_cleanly(repo, tmp_path, edit, message):
+    bad = tmp_path / "bad"
+    shutil.copytree(repo, bad, ignore=shutil.ignore_patterns("models", ".dvc"))
+    (bad / "data/raw/empty.csv").write_text("")
+    params = yaml.safe_load((bad / "params.yaml").read_text())
+    edit(params)
+    (bad / "params.yaml").write_text(yaml.safe_dump(params))
+    before = (bad / "data/interim/osha.jsonl").read_bytes()
+    proc = sh(f"{sys.executable} -m stages.ingest --dataset osha", bad, check=False)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert (bad / "data/interim/osha.jsonl").read_bytes() == before  # nothing overwritten
+
+
+def test_unknown_dataset_and_task(repo):
+    for cmd, msg in [("stages.ingest --dataset nope", "unknown dataset 'nope'"), ("stages.task --task nope", "unknown task 'nope'")]:
+        proc = sh(f"{sys.executable} -m {cmd}", repo, check=False)
+        assert proc.returncode == 2 and msg in proc.stderr

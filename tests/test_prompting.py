@@ -1,0 +1,63 @@
+import random
+
+from stages.prompting import PromptClassifier
+from stages.prompts import answer_text, mine_errors, pick_examples, with_examples, zero_shot
+from tests.conftest import record
+
+LABELS = {"y": ["Amputations", "Cuts", "Fractures"]}
+
+
+def test_zero_shot_prompt_is_the_studys():
+    p = zero_shot(LABELS, "OSHA injury report")
+    assert p["system"].startswith("You are an expert at classifying OSHA injury reports into the following categories:")
+    assert "Amputations\nCuts\nFractures" in p["system"] and p["system"].endswith("Answer with ONLY the name of the category.")
+    multi = zero_shot({"a": ["x"], "b": ["y"]}, "report")
+    assert '{"a": "<one of the a categories>", "b": "<one of the b categories>"}' in multi["system"]
+
+
+def test_answer_text_single_and_json():
+    assert answer_text({"y": "Cuts"}) == "Cuts"
+    assert answer_text({"a": "x", "b": "y"}) == '{"a": "x", "b": "y"}'
+
+
+def test_few_shot_uses_validation_errors_and_training_examples_only():
+    train = [record(f"tr{i}", f"train {i}", y=lb) for i, lb in enumerate(["Cuts", "Fractures", "Cuts", "Amputations"])]
+    test_ids = {"te1", "te2"}
+    val_preds = [
+        {"id": "v1", "true": {"y": "Cuts"}, "pred": {"y": "Fractures"}},
+        {"id": "v2", "true": {"y": "Cuts"}, "pred": {"y": None}},
+        {"id": "v3", "true": {"y": "Fractures"}, "pred": {"y": "Cuts"}},
+        {"id": "v4", "true": {"y": "Amputations"}, "pred": {"y": "Amputations"}},
+    ]
+    mined = mine_errors(val_preds, ["y"], top=5)
+    assert [(m["label"], m["errors"]) for m in mined] == [("Cuts", 2), ("Fractures", 1)]
+    examples = pick_examples(mined, train, per_class=1, rng=random.Random(0))
+    assert {e["id"] for e in examples} <= {r["id"] for r in train} and not {e["id"] for e in examples} & test_ids
+    prompt = with_examples(zero_shot(LABELS, "report"), examples)
+    assert "Question: train" in prompt["system"] and "Answer: Cuts" in prompt["system"]
+
+
+class EchoBackend:
+    """Records what the classifier asked for."""
+
+    def classify(self, system, texts, fields, labels, user_prefixes=None):
+        self.prefixes = user_prefixes
+        return [{"pred": {f: labels[f][0] for f in fields}, "raw": "", "input_tokens": 1, "output_tokens": 1,
+                 "latency_s": 0.0} for _ in texts]
+
+    def generate(self, system, texts, user_prefixes=None, max_new_tokens=None):
+        return [{"raw": "fractures.", "input_tokens": 1, "output_tokens": 1, "latency_s": 0.0} for _ in texts]
+
+
+def test_knn_examples_come_from_train_only():
+    train = [record("tr1", "fell from ladder", y="Fractures"), record("tr2", "cut finger with knife", y="Cuts")]
+    test = [record("te1", "fell from a tall ladder", y="Fractures")]
+    backend = EchoBackend()
+    clf = PromptClassifier(zero_shot(LABELS, "r"), backend, knn=1).fit(train, [])
+    clf.predict(test)
+    assert "fell from ladder" in backend.prefixes[0] and "tall" not in backend.prefixes[0].split("Question:")[0]
+
+
+def test_generate_mode_parses_strictly():
+    clf = PromptClassifier(zero_shot(LABELS, "r"), EchoBackend(), mode="generate")
+    assert clf.predict([record(1, "x", y="Fractures")])[0]["pred"] == {"y": "Fractures"}
