@@ -3,12 +3,13 @@
 python -m stages.report
 """
 from stages.io import atomic_path, load_params, run, write_json
-from stages.summary import collect, render_markdown
+from stages.summary import add_costs, collect, render_markdown
 
 
 def main() -> None:
     params = load_params()
-    rows = collect("metrics/eval", params["report"]["tasks"], params["report"]["methods"])
+    rows = add_costs(collect("metrics/eval", params["report"]["tasks"], params["report"]["methods"]),
+                     params["costs"]["hourly_price"])
     write_json("metrics/summary.json", {f"{r['task']}/{r['method']}": r for r in rows})
     table = render_markdown(rows)
     with atomic_path("metrics/report.md") as tmp:

@@ -22,7 +22,42 @@ COLUMNS = [
     ("throughput", "samples/s", "{:.2f}"),
     ("input_tokens", "in tok/sample", "{:.0f}"),
     ("output_tokens", "out tok/sample", "{:.1f}"),
+    ("cost_per_million", "$ / 1M", "{:,.2f}"),
+    ("upfront_cost", "up-front $", "{:,.4f}"),
+    ("break_even", "break-even vs zero_shot", "{:,.0f}"),
 ]
+
+
+def local_cost_per_million(throughput: float | None, hourly_price: float) -> float | None:
+    """A local model's inference cost: machine time for a million samples at the measured throughput."""
+    return None if not throughput else 1e6 / throughput / 3600 * hourly_price
+
+
+def break_even(upfront_a: float | None, per_million_a: float | None, upfront_b: float | None,
+               per_million_b: float | None) -> float | None:
+    """Classifications after which A's extra up-front cost is paid back by its cheaper inference than B's.
+    None when not computable or never (A is not cheaper per classification)."""
+    if None in (upfront_a, per_million_a, upfront_b, per_million_b) or per_million_a >= per_million_b:
+        return None
+    return max(upfront_a - upfront_b, 0) / ((per_million_b - per_million_a) / 1e6)
+
+
+def add_costs(rows: list[dict], hourly_price: float) -> list[dict]:
+    """Local methods: cost = measured seconds x `costs.hourly_price` (the study assumed $1/h, an A10G machine).
+    Up-front cost = the method's fit time on the same machine (fine-tuning: training time). Rows that carry their
+    own measured `cost_per_million` (API methods) keep it."""
+    for r in rows:
+        if r.get("cost_per_million") is None:
+            r["cost_per_million"] = local_cost_per_million(r.get("throughput"), hourly_price)
+        if r.get("upfront_cost") is None and r.get("fit_seconds") is not None:
+            r["upfront_cost"] = r["fit_seconds"] / 3600 * hourly_price
+    by_key = {(r["task"], r["method"]): r for r in rows}
+    for r in rows:
+        ref = by_key.get((r["task"], "zero_shot"))
+        if ref is not None and r is not ref:
+            r["break_even"] = break_even(r.get("upfront_cost"), r["cost_per_million"], ref.get("upfront_cost"),
+                                         ref.get("cost_per_million"))
+    return rows
 
 
 def collect(metrics_dir: Path | str, tasks: list[str], methods: list[str]) -> list[dict]:
@@ -33,7 +68,8 @@ def collect(metrics_dir: Path | str, tasks: list[str], methods: list[str]) -> li
             path = Path(metrics_dir) / task / f"{method}.json"
             if path.exists():
                 m = read_json(path)
-                rows.append({"task": task, "method": method, **{k: m.get(k) for k, _, _ in COLUMNS[2:]}})
+                rows.append({"task": task, "method": method, "fit_seconds": m.get("fit_seconds"),
+                             **{k: m.get(k) for k, _, _ in COLUMNS[2:]}})
     return rows
 
 

@@ -1,0 +1,28 @@
+import pytest
+
+from stages.summary import add_costs, break_even, collect, local_cost_per_million, render_markdown
+
+
+def test_local_cost_per_million():
+    assert local_cost_per_million(10.0, 1.0) == pytest.approx(1e6 / 10 / 3600)
+    assert local_cost_per_million(None, 1.0) is None
+
+
+def test_break_even():
+    # fine-tuning: $48 up front, $789/M; prompting: $0, $11,485/M (the study's figures)
+    assert break_even(48, 789, 0, 11485) == pytest.approx(48 / (10696 / 1e6))
+    assert break_even(48, 12000, 0, 11485) is None  # never pays back
+    assert break_even(None, 1, 0, 2) is None
+
+
+def test_report_with_missing_methods_invents_nothing(tmp_path):
+    import json
+
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "baseline.json").write_text(json.dumps({"n": 5, "accuracy": 0.8, "throughput": 100.0,
+                                                             "fit_seconds": 3.6}))
+    rows = add_costs(collect(tmp_path, ["t"], ["baseline", "zero_shot", "claude"]), hourly_price=2.0)
+    assert [r["method"] for r in rows] == ["baseline"]
+    assert rows[0]["upfront_cost"] == pytest.approx(0.002) and rows[0].get("break_even") is None
+    table = render_markdown(rows)
+    assert "80.0%" in table and "—" in table  # unmeasured cells are dashes, not zeros
