@@ -57,6 +57,9 @@ def evaluate(predictions: list[dict], labels: dict[str, list[str]], meta: dict) 
         "input_tokens": _mean(p.get("input_tokens") for p in predictions),
         "output_tokens": _mean(p.get("output_tokens") for p in predictions),
         "fit_seconds": meta.get("fit_seconds"),
+        # API methods: dollars from the API's own usage fields (local methods are priced in the report)
+        "cost_per_million": (_mean(p.get("cost_usd") for p in predictions) or 0) * 1e6
+        if any(p.get("cost_usd") is not None for p in predictions) else None,
         "fields": per_field,
     }
 
