@@ -3,6 +3,7 @@
 python -m stages.report
 """
 from stages.io import atomic_path, load_params, run, write_json
+from stages.plots import write_plots
 from stages.summary import add_costs, collect, render_markdown
 
 
@@ -11,6 +12,8 @@ def main() -> None:
     rows = add_costs(collect("metrics/eval", params["report"]["tasks"], params["report"]["methods"]),
                      params["costs"]["hourly_price"])
     write_json("metrics/summary.json", {f"{r['task']}/{r['method']}": r for r in rows})
+    with atomic_path("metrics/plots") as tmp:
+        write_plots(tmp, rows, "metrics/eval")
     table = render_markdown(rows)
     with atomic_path("metrics/report.md") as tmp:
         tmp.write_text("# Fine-tuning vs prompting: results\n\n" + table + "\n", encoding="utf-8")

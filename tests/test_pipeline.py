@@ -56,6 +56,8 @@ def test_repro_builds_every_task_and_method(repo):
     assert (repo / "metrics/confusion/multitask/finetuned/part_of_body_title.png").exists()
     assert (repo / "models/adapters/balanced/adapter_config.json").exists()
     assert "| balanced" in (repo / "metrics/report.md").read_text()
+    assert (repo / "metrics/plots/png/accuracy_vs_cost.png").exists()
+    assert {"task", "method", "class", "f1"} <= set(json.loads((repo / "metrics/plots/per_class_f1.json").read_text())[0])
     few = json.loads((repo / "data/prompts/multitask/few_shot.json").read_text())
     test_ids = {json.loads(line)["id"] for line in (repo / "data/tasks/multitask/test.jsonl").open()}
     assert not {e["id"] for e in few["examples"]} & test_ids

@@ -1,0 +1,71 @@
+"""The report's comparison plots: accuracy against cost per million classifications, and per-class F1 by method.
+Each is written as data for DVC's templates (`dvc plots show/diff`) and as a PNG."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from stages.io import read_json, write_json
+
+
+def accuracy_vs_cost(rows: list[dict]) -> list[dict]:
+    return [{"task": r["task"], "method": r["method"], "accuracy": r["accuracy"],
+             "cost_per_million": r["cost_per_million"]} for r in rows if r.get("cost_per_million")]
+
+
+def per_class_f1(metrics_dir: Path | str, rows: list[dict]) -> list[dict]:
+    out = []
+    for r in rows:
+        m = read_json(Path(metrics_dir) / r["task"] / f"{r['method']}.json")
+        multi = len(m["fields"]) > 1
+        for field, fm in m["fields"].items():
+            for cls, s in fm["per_class"].items():
+                if s["support"]:
+                    out.append({"task": r["task"], "method": r["method"],
+                                "class": f"{field}: {cls}" if multi else cls, "f1": s["f1"], "support": s["support"]})
+    return out
+
+
+def write_plots(out_dir: Path | str, rows: list[dict], metrics_dir: Path | str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    png = out_dir / "png"
+    png.mkdir(parents=True, exist_ok=True)
+    points = accuracy_vs_cost(rows)
+    write_json(out_dir / "accuracy_vs_cost.json", points)
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for method in sorted({p["method"] for p in points}):
+        pts = [p for p in points if p["method"] == method]
+        ax.scatter([p["cost_per_million"] for p in pts], [p["accuracy"] for p in pts], label=method)
+        for p in pts:
+            ax.annotate(p["task"], (p["cost_per_million"], p["accuracy"]), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("$ per million classifications (log)")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png / "accuracy_vs_cost.png", dpi=80)
+    plt.close(fig)
+
+    f1 = per_class_f1(metrics_dir, rows)
+    write_json(out_dir / "per_class_f1.json", f1)
+    for task in sorted({r["task"] for r in f1}):
+        sub = [r for r in f1 if r["task"] == task]
+        classes = sorted({r["class"] for r in sub})[:40]
+        methods = sorted({r["method"] for r in sub})
+        fig, ax = plt.subplots(figsize=(8, max(3, 0.3 * len(classes) * max(1, len(methods) / 3))))
+        height = 0.8 / len(methods)
+        for k, method in enumerate(methods):
+            vals = {r["class"]: r["f1"] for r in sub if r["method"] == method}
+            ax.barh([i + k * height for i in range(len(classes))], [vals.get(c, 0) for c in classes], height, label=method)
+        ax.set_yticks([i + 0.4 - height / 2 for i in range(len(classes))])
+        ax.set_yticklabels([c if len(c) <= 45 else c[:43] + "…" for c in classes], fontsize=7)
+        ax.set_xlabel("F1")
+        ax.set_title(f"per-class F1 · {task}")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(png / f"per_class_f1_{task}.png", dpi=80)
+        plt.close(fig)
