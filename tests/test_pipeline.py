@@ -76,11 +76,10 @@ def test_a_task_param_change_reruns_only_that_task(repo):
     status = sh(f"{sys.executable} -m dvc status", repo).stdout
     assert "task@balanced" in status and "task@multitask" not in status
     assert "balanced" in sh(f"{sys.executable} -m dvc params diff", repo).stdout
-    out = sh(f"{sys.executable} -m dvc repro --dry", repo).stdout  # what would run, without running it
+    out = sh(f"{sys.executable} -m dvc repro", repo).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert {"task@balanced", "baseline@balanced", "finetune@balanced", "report"} <= ran
-    assert not any("multitask" in s for s in ran)
-    sh(f"{sys.executable} -m dvc repro baseline@balanced evaluate@balanced-baseline", repo)
+    assert not any("multitask" in s or s.startswith(("ingest", "split", "base_model")) for s in ran)
     assert "balanced/baseline" in sh(f"{sys.executable} -m dvc metrics diff", repo).stdout
 
 
