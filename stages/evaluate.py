@@ -2,18 +2,14 @@
 
 python -m stages.evaluate --task balanced --method baseline
 """
-import argparse
 from pathlib import Path
 
-from stages.io import atomic_path, read_json, read_jsonl, run, write_json
+from stages.io import atomic_path, read_json, read_jsonl, run, stage_args, write_json
 from stages.metrics import confusion_png, confusion_rows, evaluate, slug
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--task", required=True)
-    ap.add_argument("--method", required=True)
-    args = ap.parse_args()
+    args = stage_args("task", "method")
     stem = f"data/predictions/{args.task}/{args.method}"
     preds = read_jsonl(f"{stem}.jsonl")
     labels = read_json(f"data/tasks/{args.task}/labels.json")

@@ -3,18 +3,15 @@
 python -m stages.finetune --task balanced
 Interrupted? The next run resumes from models/checkpoints/<task> (kept outside DVC's outputs for that reason).
 """
-import argparse
 import random
 from pathlib import Path
 
 from stages import finetuning
-from stages.io import atomic_path, load_params, read_jsonl, run, write_json
+from stages.io import atomic_path, load_params, read_jsonl, run, stage_args, write_json
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--task", required=True)
-    args = ap.parse_args()
+    args = stage_args("task")
     params = load_params()
     cfg = params["finetune"]
     rng = random.Random(params["seed"])

@@ -197,8 +197,8 @@ def build_finetuned_classifier(task: str, params: dict, labels: dict):
     adapter = f"models/adapters/{task}"
     if not Path(adapter, "adapter_config.json").exists():
         raise PipelineError(f"{adapter}: no adapter; run the finetune stage first (dvc repro finetune@{task})")
-    backend = local_lm.LocalLM(*local_lm.load("models/base", adapter=adapter), batch_size=method.get("batch_size", 16))
-    backend.describe = lambda: {"model": params["base_model"], "adapter": adapter}
+    backend = local_lm.LocalLM(*local_lm.load("models/base", adapter=adapter), batch_size=method.get("batch_size", 16),
+                               info={"model": params["base_model"], "adapter": adapter})
     prompt = {"system": cfg["system"], "fields": list(labels), "labels": labels}
     train_meta = Path(f"metrics/train/{task}.json")
     clf = PromptClassifier(prompt, backend, mode=method.get("mode", "constrained"),

@@ -2,16 +2,13 @@
 
 python -m stages.ingest --dataset osha
 """
-import argparse
 
 from stages.data import DatasetSpec, ingest, read_table
-from stages.io import load_params, run, write_json, write_jsonl
+from stages.io import load_params, run, stage_args, write_json, write_jsonl
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", required=True)
-    args = ap.parse_args()
+    args = stage_args("dataset")
     spec = DatasetSpec.from_params(load_params(), args.dataset)
     records, report = ingest(read_table(spec.path), spec, spec.path)
     write_jsonl(f"data/interim/{spec.name}.jsonl", records)

@@ -75,6 +75,19 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def stage_args(*required: str, **extra: dict):
+    """The stage's command line: each name in `required` is a required `--name` string; `extra` maps further
+    flag names to argparse keyword arguments."""
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    for name in required:
+        ap.add_argument(f"--{name}", required=True)
+    for name, kwargs in extra.items():
+        ap.add_argument(f"--{name}", **kwargs)
+    return ap.parse_args()
+
+
 def run(main) -> None:
     """Entry point wrapper for stage modules: a PipelineError becomes one line on stderr and exit 2."""
     try:

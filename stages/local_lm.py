@@ -94,11 +94,15 @@ def follow_forced(node: Node) -> tuple[Node, list[int]]:
 # -- the backend -----------------------------------------------------------------------------------------------
 
 class LocalLM:
-    def __init__(self, model, tokenizer, batch_size: int = 16, max_new_tokens: int = 10, progress: bool = True):
-        self.model, self.tokenizer = model, tokenizer
+    def __init__(self, model, tokenizer, batch_size: int = 16, max_new_tokens: int = 10, progress: bool = True,
+                 info: dict | None = None):
+        self.model, self.tokenizer, self.info = model, tokenizer, info or {}
         self.batch_size, self.max_new_tokens, self.progress = batch_size, max_new_tokens, progress
         self.end_id = tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.end_id
+
+    def describe(self) -> dict:
+        return {"provider": "local", **self.info}
 
     def _encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)

@@ -3,17 +3,14 @@ examples of the worst classes to the zero-shot prompt. Test data takes no part.
 
 python -m stages.mine_examples --task balanced
 """
-import argparse
 import random
 
 from stages import prompts
-from stages.io import load_params, read_json, read_jsonl, run, write_json
+from stages.io import load_params, read_json, read_jsonl, run, stage_args, write_json
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--task", required=True)
-    args = ap.parse_args()
+    args = stage_args("task")
     params = load_params()
     cfg = params["methods"]["few_shot"]
     base = read_json(f"data/prompts/{args.task}/zero_shot.json")

@@ -3,11 +3,10 @@
 python -m stages.predict --task balanced --method baseline [--splits val test]
 Writes data/predictions/<task>/<method>[.<split>].jsonl (test has no suffix) and a .meta.json with timings.
 """
-import argparse
 
 from stages import methods
 from stages.classifier import Timer
-from stages.io import load_params, read_json, read_jsonl, run, write_json, write_jsonl
+from stages.io import load_params, read_json, read_jsonl, run, stage_args, write_json, write_jsonl
 
 
 def output_stem(task: str, method: str, split: str) -> str:
@@ -15,11 +14,7 @@ def output_stem(task: str, method: str, split: str) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--task", required=True)
-    ap.add_argument("--method", required=True)
-    ap.add_argument("--splits", nargs="+", default=["test"])
-    args = ap.parse_args()
+    args = stage_args("task", "method", splits={"nargs": "+", "default": ["test"]})
     params = load_params()
     data = {s: read_jsonl(f"data/tasks/{args.task}/{s}.jsonl") for s in {"train", "val", *args.splits}}
     labels = read_json(f"data/tasks/{args.task}/labels.json")

@@ -2,16 +2,13 @@
 
 python -m stages.prompt --task balanced
 """
-import argparse
 
 from stages import prompts
-from stages.io import load_params, read_json, run, write_json
+from stages.io import load_params, read_json, run, stage_args, write_json
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--task", required=True)
-    args = ap.parse_args()
+    args = stage_args("task")
     params = load_params()
     labels = read_json(f"data/tasks/{args.task}/labels.json")
     write_json(f"data/prompts/{args.task}/zero_shot.json", prompts.zero_shot(labels, params["prompts"]["subject"]))

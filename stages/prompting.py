@@ -55,7 +55,7 @@ class PromptClassifier(Classifier):
         return [prediction(r, a.pop("pred"), **a) for r, a in zip(records, answers)]
 
     def describe(self) -> dict:
-        return {"mode": self.mode, "knn": self.knn, **getattr(self.backend, "describe", lambda: {})()}
+        return {"mode": self.mode, "knn": self.knn, **self.backend.describe()}
 
 
 def model_entry(params: dict, name: str) -> dict:
@@ -74,9 +74,7 @@ def build_backend(params: dict, cfg: dict, task: str, method: str):
                                 f"so set base_model={name} as well (dvc exp run -S model={name} -S base_model={name})")
         from stages import local_lm
 
-        backend = local_lm.LocalLM(*local_lm.load("models/base"), batch_size=cfg.get("batch_size", 16))
-        backend.describe = lambda: {"model": name, "provider": "local"}
-        return backend
+        return local_lm.LocalLM(*local_lm.load("models/base"), batch_size=cfg.get("batch_size", 16), info={"model": name})
     if entry["provider"] == "anthropic":
         from stages.claude import ClaudeBackend
 

@@ -2,17 +2,14 @@
 
 python -m stages.split --dataset osha
 """
-import argparse
 
 from stages.data import DatasetSpec
-from stages.io import load_params, read_jsonl, run, write_jsonl
+from stages.io import load_params, read_jsonl, run, stage_args, write_jsonl
 from stages.sampling import SPLITS, stratified_split
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", required=True)
-    args = ap.parse_args()
+    args = stage_args("dataset")
     params = load_params()
     spec = DatasetSpec.from_params(params, args.dataset)
     records = read_jsonl(f"data/interim/{spec.name}.jsonl")

@@ -2,16 +2,13 @@
 
 python -m stages.task --task balanced
 """
-import argparse
 
-from stages.io import PipelineError, load_params, read_jsonl, run, write_json, write_jsonl
+from stages.io import PipelineError, load_params, read_jsonl, run, stage_args, write_json, write_jsonl
 from stages.sampling import SPLITS, label_space, sample_task
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--task", required=True)
-    args = ap.parse_args()
+    args = stage_args("task")
     params = load_params()
     task = (params.get("tasks") or {}).get(args.task)
     if task is None:
