@@ -10,9 +10,9 @@ import time
 import torch
 from tabulate import tabulate
 
-from stages import local_lm
-from stages.io import read_json, read_jsonl
-from stages.parsing import parse_answer
+from stages.lib.backends import local as local_lm
+from stages.lib.files import read_json, read_jsonl
+from stages.lib.parsing import parse_answer
 
 
 def accuracy(preds, records, fields):

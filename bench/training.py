@@ -8,6 +8,7 @@ Both models are then scored on the same test samples with the same constrained d
 python -m bench.training --task imbalanced --train 128 --epochs 1
 """
 import argparse
+import dataclasses
 import random
 import tempfile
 import time
@@ -18,9 +19,11 @@ from peft import LoraConfig
 from tabulate import tabulate
 from trl import SFTConfig, SFTTrainer
 
-from stages import finetuning, local_lm
-from stages.io import load_params, read_jsonl
-from stages.prompts import answer_text
+from stages.lib import sft as finetuning
+from stages.lib.backends import local as local_lm
+from stages.lib.config import load_params
+from stages.lib.files import read_jsonl
+from stages.lib.templates import answer_text
 
 
 def trl_defaults(train, base, out, epochs, seed):
@@ -40,7 +43,7 @@ def trl_defaults(train, base, out, epochs, seed):
 
 
 def ours(train, val, base, out, epochs, seed, cfg):
-    cfg = {**cfg, "epochs": epochs, "eval_strategy": "no"}
+    cfg = dataclasses.replace(cfg, epochs=epochs, eval_strategy="no")
     trainer = finetuning.build_trainer(cfg, train, val, base, out, seed)
     trainer.args.load_best_model_at_end = False
     trainer.callback_handler.callbacks = [c for c in trainer.callback_handler.callbacks
@@ -66,7 +69,7 @@ def main():
     from transformers import AutoTokenizer
 
     params = load_params()
-    cfg, seed = params["finetune"], params["seed"]
+    cfg, seed = params.finetune, params.seed
     train = random.Random(seed).sample(read_jsonl(f"data/tasks/{args.task}/train.jsonl"), args.train)
     val = read_jsonl(f"data/tasks/{args.task}/val.jsonl")[:8]
     test = read_jsonl(f"data/tasks/{args.task}/test.jsonl")
@@ -78,8 +81,8 @@ def main():
         for name, fn, system in [
             ("TRL defaults (all-linear r=16, whole-sequence loss, default system prompt)",
              lambda: trl_defaults(train, args.base, tmp + "/a", args.epochs, seed), None),
-            (f"this recipe (top {cfg['top_layers']} layers r={cfg['r']}, answer-only loss and logits, length-grouped)",
-             lambda: ours(train, val, args.base, tmp + "/b", args.epochs, seed, cfg), cfg["system"]),
+            (f"this recipe (top {cfg.top_layers} layers r={cfg.r}, answer-only loss and logits, length-grouped)",
+             lambda: ours(train, val, args.base, tmp + "/b", args.epochs, seed, cfg), cfg.system),
         ]:
             torch.manual_seed(seed)
             model, seconds = fn()

@@ -1,1 +1,1 @@
-"""The pipeline's stages (`python -m stages.<name>`) and the library code they share."""
+"""The pipeline's DVC entry points, one module per stage (`python -m stages.<name>`); the library is `stages.lib`."""

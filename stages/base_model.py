@@ -2,17 +2,19 @@
 
 python -m stages.base_model
 """
-from stages.checkpoints import materialise
-from stages.io import atomic_path, load_params, run
-from stages.prompting import model_entry
+from stages.lib import paths
+from stages.lib.checkpoints import materialise
+from stages.lib.cli import run
+from stages.lib.config import load_params
+from stages.lib.files import atomic_path
 
 
 def main() -> None:
     params = load_params()
-    entry = model_entry(params, params["base_model"])
-    with atomic_path("models/base") as tmp:
-        materialise(entry["source"], tmp)
-    print(f"models/base <- {entry['source']}")
+    source = params.model_entry(params.base_model).source
+    with atomic_path(paths.BASE_MODEL) as tmp:
+        materialise(source, tmp)
+    print(f"{paths.BASE_MODEL} <- {source}")
 
 
 if __name__ == "__main__":

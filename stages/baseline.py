@@ -1,45 +1,23 @@
-"""TF-IDF + linear SVM: the classical baseline every LLM method has to beat. One model per label field."""
-from __future__ import annotations
+"""Stage: the TF-IDF + linear SVM baseline's test predictions for one task (no torch, no language model).
 
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import accuracy_score
-from sklearn.pipeline import make_pipeline
-from sklearn.svm import LinearSVC
+python -m stages.baseline --task balanced
+"""
+from stages.lib.cli import run, stage_args
+from stages.lib.config import TfidfMethod, load_params
+from stages.lib.errors import PipelineError
+from stages.lib.methods.tfidf import TfidfClassifier
+from stages.lib.predictions import fit_predict_write, task_labels
 
-from stages.classifier import Classifier, Timer, prediction
+
+def main() -> None:
+    args = stage_args("task", method={"default": "baseline"})
+    params = load_params()
+    cfg = params.method(args.method)
+    if not isinstance(cfg, TfidfMethod):
+        raise PipelineError(f"params.yaml: methods.{args.method}.type must be tfidf for this stage")
+    clf = TfidfClassifier(list(task_labels(args.task)), C=cfg.C, ngram_max=cfg.ngram_max, seed=params.seed)
+    fit_predict_write(clf, args.task, args.method, ["test"])
 
 
-class TfidfClassifier(Classifier):
-    def __init__(self, fields: list[str], C: list[float] = (0.1, 1.0, 10.0), ngram_max: int = 2, seed: int = 42):
-        self.fields, self.C, self.ngram_max, self.seed = fields, list(C), ngram_max, seed
-
-    def _pipeline(self, C: float):
-        return make_pipeline(
-            TfidfVectorizer(ngram_range=(1, self.ngram_max), sublinear_tf=True, min_df=1),
-            LinearSVC(C=C, random_state=self.seed),
-        )
-
-    def fit(self, train, val):
-        """Per field, pick C by validation accuracy (ties: the smaller C), then refit on train."""
-        X, Xv = [r["text"] for r in train], [r["text"] for r in val]
-        self.models_, self.chosen_C_ = {}, {}
-        for f in self.fields:
-            y, yv = [r["labels"][f] for r in train], [r["labels"][f] for r in val]
-            if len(set(y)) < 2:  # nothing to learn: always the one class
-                self.models_[f], self.chosen_C_[f] = y[0], None
-                continue
-            scores = {C: accuracy_score(yv, self._pipeline(C).fit(X, y).predict(Xv)) for C in self.C}
-            best = max(self.C, key=lambda C: (scores[C], -C))
-            self.models_[f], self.chosen_C_[f] = self._pipeline(best).fit(X, y), best
-        return self
-
-    def predict(self, records):
-        X = [r["text"] for r in records]
-        with Timer() as t:
-            cols = {f: (m.predict(X) if not isinstance(m, str) else [m] * len(X)) for f, m in self.models_.items()}
-        per = t.seconds / max(len(records), 1)
-        out = []
-        for i, r in enumerate(records):
-            pred = {f: str(cols[f][i]) for f in self.fields}
-            out.append(prediction(r, pred, raw=" | ".join(pred.values()), latency_s=per))
-        return out
+if __name__ == "__main__":
+    run(main)

@@ -2,18 +2,20 @@
 
 python -m stages.ingest --dataset osha
 """
-
-from stages.data import DatasetSpec, ingest, read_table
-from stages.io import load_params, run, stage_args, write_json, write_jsonl
+from stages.lib import paths
+from stages.lib.cli import run, stage_args
+from stages.lib.config import load_params
+from stages.lib.data import ingest, read_table
+from stages.lib.files import write_json, write_jsonl
 
 
 def main() -> None:
     args = stage_args("dataset")
-    spec = DatasetSpec.from_params(load_params(), args.dataset)
-    records, report = ingest(read_table(spec.path), spec, spec.path)
-    write_jsonl(f"data/interim/{spec.name}.jsonl", records)
-    write_json(f"data/interim/{spec.name}.labels.json", report.label_changes)
-    write_json(f"metrics/ingest/{spec.name}.json", report.as_dict())
+    spec = load_params().dataset(args.dataset)
+    records, report = ingest(read_table(spec.path), args.dataset, spec, spec.path)
+    write_jsonl(paths.interim(args.dataset), records)
+    write_json(paths.label_map(args.dataset), report.label_changes)
+    write_json(paths.ingest_metrics(args.dataset), report.as_dict())
     print(f"{spec.path}: kept {report.rows_kept} of {report.rows_read} rows; dropped {dict(report.dropped) or 'none'}")
 
 

@@ -1,24 +1,31 @@
 """Stage: the study's few-shot prompt — mine the zero-shot errors on the validation split, add training
 examples of the worst classes to the zero-shot prompt. Test data takes no part.
 
-python -m stages.mine_examples --task balanced
+python -m stages.mine_examples --task balanced --method few_shot
 """
 import random
 
-from stages import prompts
-from stages.io import load_params, read_json, read_jsonl, run, stage_args, write_json
+from stages.lib import paths
+from stages.lib.cli import run, stage_args
+from stages.lib.config import load_params
+from stages.lib.errors import PipelineError
+from stages.lib.fewshot import mine_errors, pick_examples
+from stages.lib.files import read_json, read_jsonl, write_json
+from stages.lib.templates import with_examples
 
 
 def main() -> None:
-    args = stage_args("task")
+    args = stage_args("task", "method")
     params = load_params()
-    cfg = params["methods"]["few_shot"]
-    base = read_json(f"data/prompts/{args.task}/zero_shot.json")
-    val_preds = read_jsonl(f"data/predictions/{args.task}/zero_shot.val.jsonl")
-    train = read_jsonl(f"data/tasks/{args.task}/train.jsonl")
-    mined = prompts.mine_errors(val_preds, base["fields"], cfg["classes"])
-    examples = prompts.pick_examples(mined, train, cfg["per_class"], random.Random(params["seed"]))
-    write_json(f"data/prompts/{args.task}/few_shot.json", prompts.with_examples(base, examples))
+    cfg = params.method(args.method)
+    if cfg.type != "prompt" or cfg.classes is None or cfg.per_class is None:
+        raise PipelineError(f"params.yaml: methods.{args.method} needs type prompt, classes and per_class to mine")
+    base = read_json(paths.prompt(args.task, "zero_shot"))
+    val_preds = read_jsonl(paths.predictions(args.task, "zero_shot", "val"))
+    train = read_jsonl(paths.task_split(args.task, "train"))
+    mined = mine_errors(val_preds, base["fields"], cfg.classes)
+    examples = pick_examples(mined, train, cfg.per_class, random.Random(params.seed))
+    write_json(paths.prompt(args.task, cfg.prompt), with_examples(base, examples))
     print(f"{args.task}: {len(examples)} examples for " + "; ".join(f"{m['label']} ({m['errors']} errors)" for m in mined))
 
 

@@ -2,16 +2,18 @@
 
 python -m stages.prompt --task balanced
 """
-
-from stages import prompts
-from stages.io import load_params, read_json, run, stage_args, write_json
+from stages.lib import paths
+from stages.lib.cli import run, stage_args
+from stages.lib.config import load_params
+from stages.lib.files import read_json, write_json
+from stages.lib.templates import zero_shot
 
 
 def main() -> None:
     args = stage_args("task")
-    params = load_params()
-    labels = read_json(f"data/tasks/{args.task}/labels.json")
-    write_json(f"data/prompts/{args.task}/zero_shot.json", prompts.zero_shot(labels, params["prompts"]["subject"]))
+    subject = load_params().prompts.subject
+    labels = read_json(paths.task_labels(args.task))
+    write_json(paths.prompt(args.task, "zero_shot"), zero_shot(labels, subject))
 
 
 if __name__ == "__main__":

@@ -2,18 +2,20 @@
 
 python -m stages.report
 """
-from stages.io import atomic_path, load_params, run, write_json
-from stages.plots import write_plots
-from stages.summary import add_costs, collect, render_markdown
+from stages.lib import paths
+from stages.lib.cli import run
+from stages.lib.config import Params, load_params
+from stages.lib.files import atomic_path, write_json
+from stages.lib.plots import write_plots
+from stages.lib.summary import add_costs, collect, render_markdown
 
 
 def main() -> None:
     params = load_params()
-    rows = add_costs(collect("metrics/eval", params["report"]["tasks"], params["report"]["methods"]),
-                     params["costs"]["hourly_price"])
+    rows = add_costs(collect(paths.eval_dir(), params.report.tasks, params.report.methods), params.costs.hourly_price)
     write_json("metrics/summary.json", {f"{r['task']}/{r['method']}": r for r in rows})
     with atomic_path("metrics/plots") as tmp:
-        write_plots(tmp, rows, "metrics/eval")
+        write_plots(tmp, rows, paths.eval_dir())
     table = render_markdown(rows)
     with atomic_path("metrics/report.md") as tmp:
         tmp.write_text("# Fine-tuning vs prompting: results\n\n" + table + "\n", encoding="utf-8")
@@ -21,7 +23,7 @@ def main() -> None:
     print(table)
 
 
-def update_readme(path: str, table: str, params: dict) -> None:
+def update_readme(path: str, table: str, params: Params) -> None:
     """Replace the README's results section with the report, so the README never carries hand-typed numbers."""
     import platform
 
@@ -34,8 +36,8 @@ def update_readme(path: str, table: str, params: dict) -> None:
         return
     hardware = (f"{platform.machine()}, {torch.get_num_threads()} CPU threads"
                 + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"))
-    body = (f"{start}\nMeasured by `dvc repro` on {hardware}; base model `{params['base_model']}`, prompted model "
-            f"`{params['model']}`. Written by the `report` stage from `metrics/summary.json`.\n\n{table}\n{end}")
+    body = (f"{start}\nMeasured by `dvc repro` on {hardware}; base model `{params.base_model}`, prompted model "
+            f"`{params.model}`. Written by the `report` stage from `metrics/summary.json`.\n\n{table}\n{end}")
     before, rest = text.split(start, 1)
     with atomic_path(path) as tmp:
         tmp.write_text(before + body + rest.split(end, 1)[1], encoding="utf-8")

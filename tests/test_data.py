@@ -1,21 +1,16 @@
 import pandas as pd
 import pytest
 
-from stages.data import DatasetSpec, ingest, normalise_label, read_table
-from stages.io import PipelineError
+from stages.lib.config import Dataset
+from stages.lib.data import ingest, normalise_label, read_table
+from stages.lib.errors import PipelineError
 
-PARAMS = {"datasets": {"d": {"path": "x.csv", "id": "ID", "text": ["Final Narrative"], "labels": ["NatureTitle"]}}}
-SPEC = DatasetSpec.from_params(PARAMS, "d")
+SPEC = Dataset(path="x.csv", id="ID", text=["Final Narrative"], labels=["NatureTitle"])
 
 
 def test_normalise_label():
     assert normalise_label(" Cuts,  lacerations ") == "Cuts, lacerations"
     assert normalise_label("Fractures\t") == "Fractures"
-
-
-def test_unknown_dataset_names_the_known_ones():
-    with pytest.raises(PipelineError, match=r"unknown dataset 'nope' \(known: d\)"):
-        DatasetSpec.from_params(PARAMS, "nope")
 
 
 def write(tmp_path, content: bytes, name="x.csv"):
@@ -27,7 +22,7 @@ def write(tmp_path, content: bytes, name="x.csv"):
 def test_windows_line_endings_quoted_newlines_index_column(tmp_path):
     csv = (b',ID,Final Narrative,NatureTitle,Other\r\n0,1,"Fell off\r\na ladder", Fractures,x\r\n'
            b'1,2,Cut hand,"Cuts,  lacerations",y\r\n')
-    records, report = ingest(read_table(write(tmp_path, csv)), SPEC, "x.csv")
+    records, report = ingest(read_table(write(tmp_path, csv)), "d", SPEC, "x.csv")
     assert [r["labels"]["NatureTitle"] for r in records] == ["Fractures", "Cuts, lacerations"]
     assert records[0]["fields"]["Final Narrative"] == "Fell off\na ladder"
     assert report.label_changes["NatureTitle"] == {" Fractures": "Fractures", "Cuts,  lacerations": "Cuts, lacerations"}
@@ -35,7 +30,7 @@ def test_windows_line_endings_quoted_newlines_index_column(tmp_path):
 
 def test_drops_are_counted(tmp_path):
     csv = b"ID,Final Narrative,NatureTitle\n1,a,X\n1,b,X\n2,,X\n3,c,\n4,d,Y\n"
-    records, report = ingest(read_table(write(tmp_path, csv)), SPEC, "x.csv")
+    records, report = ingest(read_table(write(tmp_path, csv)), "d", SPEC, "x.csv")
     assert [r["id"] for r in records] == ["1", "4"]
     assert report.as_dict() == {"rows_read": 5, "rows_kept": 2,
                                 "dropped": {"duplicate id": 1, "empty label": 1, "empty text": 1}}
@@ -58,19 +53,19 @@ def test_missing_file(tmp_path):
 def test_missing_label_column_is_named(tmp_path):
     df = read_table(write(tmp_path, b"ID,Final Narrative\n1,a\n"))
     with pytest.raises(PipelineError, match=r"x.csv: missing column\(s\) 'NatureTitle' required by datasets.d"):
-        ingest(df, SPEC, "x.csv")
+        ingest(df, "d", SPEC, "x.csv")
 
 
 def test_empty_label_column(tmp_path):
     df = read_table(write(tmp_path, b"ID,Final Narrative,NatureTitle\n1,a, \n2,b,\n"))
     with pytest.raises(PipelineError, match="label column 'NatureTitle' is empty in every row"):
-        ingest(df, SPEC, "x.csv")
+        ingest(df, "d", SPEC, "x.csv")
 
 
 def test_bundled_sample_ingests():
-    spec = DatasetSpec("osha", "data/raw/osha_sample.csv", "ID", ["Final Narrative"], ["NatureTitle"])
+    spec = Dataset("data/raw/osha_sample.csv", "ID", ["Final Narrative"], ["NatureTitle"])
     from tests.conftest import ROOT
 
-    records, report = ingest(read_table(ROOT / spec.path), spec, spec.path)
+    records, report = ingest(read_table(ROOT / spec.path), "osha", spec, spec.path)
     assert report.rows_read == 1000 and len(records) == report.rows_kept > 950
     assert all(r["labels"]["NatureTitle"] == r["labels"]["NatureTitle"].strip() for r in records)

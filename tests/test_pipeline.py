@@ -14,7 +14,9 @@ KEEP = ["dvc.yaml", "params.yaml", "README.md", "stages", "data/raw", ".dvc/conf
 
 
 def sh(cmd, cwd, check=True):
-    env = {**os.environ, "PYTHONPATH": str(cwd), "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+    # XDG_CACHE_HOME: the response and checkpoint caches of this copy stay inside the test's own folder
+    env = {**os.environ, "PYTHONPATH": str(cwd), "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1",
+           "XDG_CACHE_HOME": str(cwd / ".usercache")}
     proc = subprocess.run(cmd, cwd=cwd, shell=True, capture_output=True, text=True, env=env)
     if check and proc.returncode:
         raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")

@@ -1,7 +1,8 @@
 import random
 
-from stages.prompting import PromptClassifier
-from stages.prompts import answer_text, mine_errors, pick_examples, with_examples, zero_shot
+from stages.lib.methods.llm import PromptClassifier
+from stages.lib.fewshot import mine_errors, pick_examples
+from stages.lib.templates import answer_text, with_examples, zero_shot
 from tests.conftest import record
 
 LABELS = {"y": ["Amputations", "Cuts", "Fractures"]}
@@ -53,7 +54,7 @@ def test_knn_examples_come_from_train_only():
     train = [record("tr1", "fell from ladder", y="Fractures"), record("tr2", "cut finger with knife", y="Cuts")]
     test = [record("te1", "fell from a tall ladder", y="Fractures")]
     backend = EchoBackend()
-    clf = PromptClassifier(zero_shot(LABELS, "r"), backend, knn=1).fit(train, [])
+    clf = PromptClassifier(zero_shot(LABELS, "r"), backend, mode="constrained", knn=1).fit(train, [])
     clf.predict(test)
     assert "fell from ladder" in backend.prefixes[0] and "tall" not in backend.prefixes[0].split("Question:")[0]
 

@@ -1,10 +1,13 @@
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
-from stages.sampling import label_space, render_text, sample_task, stratified_split
+from stages.lib.config import Split, Task
+from stages.lib.errors import PipelineError
+from stages.lib.sampling import label_space, render_text, sample_task, stratified_split
 
-FRACTIONS = {"train": 0.64, "val": 0.16, "test": 0.2}
+FRACTIONS = Split(train=0.64, val=0.16, test=0.2, seed=0)
 
 
 def records(counts):
@@ -18,9 +21,9 @@ def records(counts):
 
 def test_split_is_stratified_seeded_and_disjoint():
     rows = records({"A": 50, "B": 25, "C": 2, "D": 1})
-    a = stratified_split(rows, "y", FRACTIONS, seed=1)
-    assert a == stratified_split(rows, "y", FRACTIONS, seed=1)
-    assert a != stratified_split(rows, "y", FRACTIONS, seed=2)
+    a = stratified_split(rows, "y", replace(FRACTIONS, seed=1))
+    assert a == stratified_split(rows, "y", replace(FRACTIONS, seed=1))
+    assert a != stratified_split(rows, "y", replace(FRACTIONS, seed=2))
     ids = [r["id"] for s in a.values() for r in s]
     assert sorted(ids) == sorted(r["id"] for r in rows)
     assert Counter(r["labels"]["y"] for r in a["test"]) == {"A": 10, "B": 5}
@@ -30,23 +33,23 @@ def test_split_is_stratified_seeded_and_disjoint():
 
 
 def test_balanced_takes_top_n_by_train_with_equal_counts():
-    splits = stratified_split(records({"A": 60, "B": 40, "C": 30, "D": 5}), "y", FRACTIONS, 0)
-    out = sample_task(splits, {"labels": ["y"], "sampling": "balanced", "top_n": 3}, seed=0)
+    splits = stratified_split(records({"A": 60, "B": 40, "C": 30, "D": 5}), "y", FRACTIONS)
+    out = sample_task(splits, Task(dataset="d", labels=["y"], sampling="balanced", top_n=3), seed=0)
     for split in out.values():
         counts = Counter(r["labels"]["y"] for r in split)
         assert set(counts) == {"A", "B", "C"} and len(set(counts.values())) == 1
 
 
 def test_imbalanced_filters_on_train_counts_and_keeps_skew():
-    splits = stratified_split(records({"A": 60, "B": 20, "C": 4}), "y", FRACTIONS, 0)
-    out = sample_task(splits, {"labels": ["y"], "sampling": "imbalanced", "min_count": 5}, seed=0)
+    splits = stratified_split(records({"A": 60, "B": 20, "C": 4}), "y", FRACTIONS)
+    out = sample_task(splits, Task(dataset="d", labels=["y"], sampling="imbalanced", min_count=5), seed=0)
     assert Counter(r["labels"]["y"] for r in out["train"]) == {"A": 38, "B": 13}
     assert label_space(out["train"], ["y"]) == {"y": ["A", "B"]}
 
 
 def test_multitask_keeps_both_labels():
-    splits = stratified_split(records({"Aa": 30, "Bb": 30}), "y", FRACTIONS, 0)
-    out = sample_task(splits, {"labels": ["y", "z"], "sampling": "imbalanced", "min_count": 1}, seed=0)
+    splits = stratified_split(records({"Aa": 30, "Bb": 30}), "y", FRACTIONS)
+    out = sample_task(splits, Task(dataset="d", labels=["y", "z"], sampling="imbalanced", min_count=1), seed=0)
     assert out["test"][0]["labels"].keys() == {"y", "z"}
 
 
@@ -56,6 +59,6 @@ def test_multi_field_rendering_is_deterministic():
 
 
 def test_empty_split_is_refused():
-    splits = stratified_split(records({"A": 60}), "y", FRACTIONS, 0)
-    with pytest.raises(Exception, match="left split"):
-        sample_task(splits, {"labels": ["y"], "sampling": "imbalanced", "min_count": 1000}, seed=0)
+    splits = stratified_split(records({"A": 60}), "y", FRACTIONS)
+    with pytest.raises(PipelineError, match="left split"):
+        sample_task(splits, Task(dataset="d", labels=["y"], sampling="imbalanced", min_count=1000), seed=0)

@@ -1,6 +1,6 @@
 import pytest
 
-from stages.summary import add_costs, break_even, collect, local_cost_per_million, render_markdown
+from stages.lib.summary import add_costs, break_even, collect, local_cost_per_million, render_markdown
 
 
 def test_local_cost_per_million():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from stages.data import normalise_label
+from stages.lib.data import normalise_label
 
 _LEAD = re.compile(r"^\s*(answer|category|label)\s*:\s*", re.I)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from stages.io import PipelineError
+from stages.lib.config import Dataset
+from stages.lib.errors import PipelineError
 
 _SPACE = re.compile(r"\s+")
 
@@ -18,27 +19,6 @@ _SPACE = re.compile(r"\s+")
 def normalise_label(value: str) -> str:
     """Strip and collapse inner whitespace: `" Cuts,  lacerations"` and `"Cuts, lacerations"` are one class."""
     return _SPACE.sub(" ", value).strip()
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    path: str
-    id: str
-    text: list[str]
-    labels: list[str]
-
-    @classmethod
-    def from_params(cls, params: dict, name: str) -> "DatasetSpec":
-        datasets = params.get("datasets") or {}
-        if name not in datasets:
-            raise PipelineError(f"params.yaml: unknown dataset {name!r} (known: {', '.join(sorted(datasets)) or 'none'})")
-        entry = datasets[name]
-        for key in ("path", "id", "text", "labels"):
-            if not entry.get(key):
-                raise PipelineError(f"params.yaml: datasets.{name}.{key} is missing or empty")
-        as_list = lambda v: [v] if isinstance(v, str) else list(v)  # noqa: E731
-        return cls(name, entry["path"], entry["id"], as_list(entry["text"]), as_list(entry["labels"]))
 
 
 @dataclass
@@ -78,12 +58,12 @@ def read_table(path: Path | str) -> pd.DataFrame:
     return df
 
 
-def ingest(df: pd.DataFrame, spec: DatasetSpec, source: str) -> tuple[list[dict], IngestReport]:
+def ingest(df: pd.DataFrame, name: str, spec: Dataset, source: str) -> tuple[list[dict], IngestReport]:
     """Validate columns, normalise labels, drop unusable rows; return records and what was done to get them."""
     missing = [c for c in [spec.id, *spec.text, *spec.labels] if c not in df.columns]
     if missing:
         raise PipelineError(
-            f"{source}: missing column(s) {', '.join(map(repr, missing))} required by datasets.{spec.name} "
+            f"{source}: missing column(s) {', '.join(map(repr, missing))} required by datasets.{name} "
             f"(found: {', '.join(df.columns[:12])}{' …' if len(df.columns) > 12 else ''})"
         )
     if df.empty:

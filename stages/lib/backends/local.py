@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-from stages.classifier import batched
+from stages.lib.methods.base import batched
 
 SENTINEL = "\u0000TEXT\u0000"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from stages.io import PipelineError
+from stages.lib.errors import PipelineError
 
 
 def gguf_location(source: str) -> tuple[str, str]:

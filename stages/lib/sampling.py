@@ -4,27 +4,25 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 
-from stages.io import PipelineError
+from stages.lib.config import Split, Task
+from stages.lib.errors import PipelineError
+from stages.lib.paths import SPLITS
 
-SPLITS = ("train", "val", "test")
 
-
-def stratified_split(records: list[dict], key: str, fractions: dict[str, float], seed: int) -> dict[str, list[dict]]:
+def stratified_split(records: list[dict], key: str, fractions: Split) -> dict[str, list[dict]]:
     """Split each class on its own: a class of n rows gives round(n*test) to test, round(n*val) to val, the rest
     to train. Rounding sends classes too small to stratify (n <= 2 at 64/16/20) wholly to train, where they can
     still be learnt; they then never appear in val/test. Deterministic for a given seed and input order."""
-    if abs(sum(fractions[s] for s in SPLITS) - 1) > 1e-6:
-        raise PipelineError(f"params.yaml: split fractions must sum to 1, got {fractions}")
     by_class: dict[str, list[dict]] = defaultdict(list)
     for r in records:
         by_class[r["labels"][key]].append(r)
-    rng = random.Random(seed)
+    rng = random.Random(fractions.seed)
     out = {s: [] for s in SPLITS}
     for label in sorted(by_class):
         rows = sorted(by_class[label], key=lambda r: r["id"])
         rng.shuffle(rows)
-        n_test = round(len(rows) * fractions["test"])
-        n_val = round(len(rows) * fractions["val"])
+        n_test = round(len(rows) * fractions.test)
+        n_val = round(len(rows) * fractions.val)
         out["test"] += rows[:n_test]
         out["val"] += rows[n_test : n_test + n_val]
         out["train"] += rows[n_test + n_val :]
@@ -40,29 +38,21 @@ def render_text(fields: dict[str, str]) -> str:
     return "\n".join(f"{k}: {v}" for k, v in fields.items())
 
 
-def sample_task(splits: dict[str, list[dict]], task: dict, seed: int) -> dict[str, list[dict]]:
+def sample_task(splits: dict[str, list[dict]], task: Task, seed: int) -> dict[str, list[dict]]:
     """Apply a task's sampling to every split. Which classes take part is decided on train only."""
-    labels = task["labels"]
-    strategy = task.get("sampling")
+    labels = task.labels
     train_counts = [Counter(r["labels"][f] for r in splits["train"]) for f in labels]
-    if strategy == "balanced":
-        if len(labels) != 1:
-            raise PipelineError("balanced sampling needs exactly one label field")
-        keep = [{c for c, _ in sorted(train_counts[0].items(), key=lambda kv: (-kv[1], kv[0]))[: task["top_n"]]}]
-    elif strategy == "imbalanced":
-        keep = [{c for c, n in counts.items() if n >= task["min_count"]} for counts in train_counts]
+    if task.sampling == "balanced":
+        keep = [{c for c, _ in sorted(train_counts[0].items(), key=lambda kv: (-kv[1], kv[0]))[: task.top_n]}]
     else:
-        raise PipelineError(f"params.yaml: unknown sampling {strategy!r} (use balanced or imbalanced)")
+        keep = [{c for c, n in counts.items() if n >= task.min_count} for counts in train_counts]
 
     rng = random.Random(seed)
     out = {}
     for split in SPLITS:
         rows = [r for r in splits[split] if all(r["labels"][f] in k for f, k in zip(labels, keep))]
-        if strategy == "balanced":
-            rows = _equalise(rows, labels[0], task.get("max_per_class"), rng)
-        cap = task.get("max_rows", {}).get(split) if isinstance(task.get("max_rows"), dict) else None
-        if cap and len(rows) > cap:
-            rows = sorted(rng.sample(rows, cap), key=lambda r: r["id"])
+        if task.sampling == "balanced":
+            rows = _equalise(rows, labels[0], task.max_per_class, rng)
         out[split] = [
             {"id": r["id"], "text": render_text(r["fields"]), "labels": {f: r["labels"][f] for f in labels}} for r in rows
         ]

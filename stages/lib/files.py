@@ -1,27 +1,15 @@
-"""Files in, files out: params, JSON/JSONL, atomic writes, and the one error type stages raise."""
+"""Files in, files out: JSON/JSONL, and atomic writes so that nothing half-written ever looks like a result."""
 from __future__ import annotations
 
 import contextlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import yaml
-
-PARAMS = Path("params.yaml")
-
-
-class PipelineError(Exception):
-    """Bad input or configuration: printed as one line, exit status 2, nothing written."""
-
-
-def load_params(path: Path | str = PARAMS) -> dict:
-    with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+from stages.lib.errors import PipelineError
 
 
 @contextlib.contextmanager
@@ -73,25 +61,3 @@ def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def stage_args(*required: str, **extra: dict):
-    """The stage's command line: each name in `required` is a required `--name` string; `extra` maps further
-    flag names to argparse keyword arguments."""
-    import argparse
-
-    ap = argparse.ArgumentParser()
-    for name in required:
-        ap.add_argument(f"--{name}", required=True)
-    for name, kwargs in extra.items():
-        ap.add_argument(f"--{name}", **kwargs)
-    return ap.parse_args()
-
-
-def run(main) -> None:
-    """Entry point wrapper for stage modules: a PipelineError becomes one line on stderr and exit 2."""
-    try:
-        main()
-    except PipelineError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)

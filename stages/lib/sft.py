@@ -1,4 +1,4 @@
-"""Fine-tuning as a classifier: TRL's SFTTrainer with a PEFT LoRA adapter on the base model.
+"""Fine-tuning: TRL's SFTTrainer with a PEFT LoRA adapter on the base model.
 
 CUDA: QLoRA (bitsandbytes 4-bit NF4, double quantisation, bf16 compute). CPU: LoRA in fp32.
 The data is the study's conversational format — the sample as the user turn, the label (or the JSON object of
@@ -7,21 +7,22 @@ A short fixed system turn replaces the chat template's default one (SmolLM2 woul
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import resource
-import shutil
 import time
 from pathlib import Path
 
 import torch
 
-from stages.io import PipelineError, read_json
-from stages.prompts import answer_text
+from stages.lib.config import Finetune
+from stages.lib.errors import PipelineError
+from stages.lib.templates import answer_text
 
 
-def device(cfg: dict) -> str:
-    wanted = cfg.get("device", "auto")
+def device(cfg: Finetune) -> str:
+    wanted = cfg.device
     if wanted == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if wanted == "cuda" and not torch.cuda.is_available():
@@ -36,37 +37,38 @@ def conversation(record: dict, system: str) -> dict:
     }
 
 
-def lora_config(cfg: dict, num_layers: int):
+def lora_config(cfg: Finetune, num_layers: int):
     from peft import LoraConfig
 
-    top = cfg.get("top_layers")
+    top = cfg.top_layers
     # LoRA on the top layers only: backpropagation stops at the lowest adapted layer, so training costs
     # roughly forward + backward-through-the-top instead of forward + full backward.
     layers = list(range(num_layers - top, num_layers)) if top else None
-    return LoraConfig(r=cfg["r"], lora_alpha=cfg["alpha"], lora_dropout=cfg["dropout"],
-                      target_modules=cfg["target_modules"], layers_to_transform=layers, task_type="CAUSAL_LM")
+    return LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
+                      target_modules=cfg.target_modules, layers_to_transform=layers, task_type="CAUSAL_LM")
 
 
-def load_base(path: str, dev: str, cfg: dict):
+def load_base(path: str, dev: str, cfg: Finetune):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
-    if dev == "cuda" and cfg.get("quantize_4bit", True):
+    if dev == "cuda" and cfg.quantize_4bit:
         from peft import prepare_model_for_kbit_training
         from transformers import BitsAndBytesConfig
 
         bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                  bnb_4bit_compute_dtype=torch.bfloat16)
         model = AutoModelForCausalLM.from_pretrained(path, quantization_config=bnb, dtype=torch.bfloat16)
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.get("gradient_checkpointing", True))
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     else:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     return model, tokenizer
 
 
-def fingerprint(cfg: dict, train: list[dict], val: list[dict], base: str) -> str:
+def fingerprint(cfg: Finetune, train: list[dict], val: list[dict], base: str) -> str:
     """What a checkpoint must match to be resumed: the recipe, the data and the base model's config."""
-    h = hashlib.sha256(json.dumps([cfg, train, val], sort_keys=True).encode())
+    recipe = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "checkpoint_dir"}
+    h = hashlib.sha256(json.dumps([recipe, train, val], sort_keys=True).encode())
     h.update(Path(base, "config.json").read_bytes())
     return h.hexdigest()[:16]
 
@@ -84,7 +86,7 @@ def answer_loss(model, inputs: dict, num_items_in_batch=None):
     return torch.nn.functional.cross_entropy(logits, labels[keep], reduction="sum") / torch.as_tensor(n).clamp(min=1)
 
 
-def build_trainer(cfg: dict, train: list[dict], val: list[dict], base: str, output_dir: str, seed: int,
+def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, output_dir: str, seed: int,
                   live_dir: str | None = None):
     from datasets import Dataset
     from transformers import EarlyStoppingCallback
@@ -92,38 +94,38 @@ def build_trainer(cfg: dict, train: list[dict], val: list[dict], base: str, outp
 
     dev = device(cfg)
     model, tokenizer = load_base(base, dev, cfg)
-    system = cfg["system"]
+    system = cfg.system
     args = SFTConfig(
         output_dir=output_dir,
-        num_train_epochs=cfg["epochs"],
-        per_device_train_batch_size=cfg["batch_size"],
-        per_device_eval_batch_size=cfg["batch_size"] * 2,
-        gradient_accumulation_steps=cfg.get("gradient_accumulation_steps", 1),
-        learning_rate=cfg["learning_rate"],
-        lr_scheduler_type=cfg["scheduler"],
-        warmup_steps=cfg.get("warmup_steps", 0),
-        max_length=cfg["max_length"],
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size * 2,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.scheduler,
+        warmup_steps=cfg.warmup_steps,
+        max_length=cfg.max_length,
         completion_only_loss=True,
         train_sampling_strategy="group_by_length",  # batches of similar length: little padding
-        eval_strategy=cfg.get("eval_strategy", "epoch"),
-        eval_steps=cfg.get("eval_steps"),
-        save_strategy=cfg.get("eval_strategy", "epoch"),
-        save_steps=cfg.get("eval_steps"),
+        eval_strategy=cfg.eval_strategy,
+        eval_steps=cfg.eval_steps,
+        save_strategy=cfg.eval_strategy,
+        save_steps=cfg.eval_steps,
         save_total_limit=2,
         load_best_model_at_end=True,
         metric_for_best_model="eval_loss",
         greater_is_better=False,
-        logging_steps=cfg.get("logging_steps", 5),
+        logging_steps=cfg.logging_steps,
         seed=seed,
         data_seed=seed,
         bf16=dev == "cuda" and torch.cuda.is_bf16_supported(),
         use_cpu=dev == "cpu",
         report_to="none",
         dataloader_num_workers=0,
-        max_steps=cfg.get("max_steps") or -1,
-        gradient_checkpointing=dev == "cuda" and cfg.get("gradient_checkpointing", True),
+        max_steps=cfg.max_steps or -1,
+        gradient_checkpointing=dev == "cuda" and cfg.gradient_checkpointing,
     )
-    callbacks = [EarlyStoppingCallback(early_stopping_patience=cfg.get("patience", 2))]
+    callbacks = [EarlyStoppingCallback(early_stopping_patience=cfg.patience)]
     if live_dir:
         from dvclive import Live
         from dvclive.huggingface import DVCLiveCallback
@@ -145,17 +147,15 @@ def build_trainer(cfg: dict, train: list[dict], val: list[dict], base: str, outp
     )
 
 
-def train(cfg: dict, train_rows: list[dict], val_rows: list[dict], base: str, adapter_out: Path,
-          checkpoints: Path, seed: int, live_dir: str | None = None) -> dict:
-    """Fine-tune, resuming from `checkpoints` if an interrupted run with the same fingerprint left one there.
+def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], base: str, adapter_out: Path,
+          checkpoints_root: Path, seed: int, live_dir: str | None = None) -> dict:
+    """Fine-tune, resuming from the checkpoints an interrupted run of the same recipe, data and base model left
+    under `checkpoints_root/<fingerprint>` (so checkouts and queued experiments share them safely).
     Saves the best adapter to `adapter_out`; returns the training metrics."""
-    fp = fingerprint(cfg, train_rows, val_rows, base)
-    stamp = checkpoints / "fingerprint"
-    if checkpoints.exists() and (not stamp.exists() or stamp.read_text() != fp):
-        shutil.rmtree(checkpoints)  # left by a different recipe or data: not ours to resume
+    checkpoints = Path(checkpoints_root) / fingerprint(cfg, train_rows, val_rows, base)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fp)
     resume = any(checkpoints.glob("checkpoint-*"))
+    print(f"checkpoints: {checkpoints}" + (" (resuming)" if resume else ""))
 
     trainer = build_trainer(cfg, train_rows, val_rows, base, str(checkpoints), seed, live_dir)
     n_tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
@@ -185,23 +185,3 @@ def train(cfg: dict, train_rows: list[dict], val_rows: list[dict], base: str, ad
         "device": device(cfg),
         "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
     }
-
-
-def build_finetuned_classifier(task: str, params: dict, labels: dict):
-    """The fine-tuned model answers through the same PromptClassifier and LocalLM as prompting; its prompt is
-    only the short system turn it was trained with."""
-    from stages import local_lm
-    from stages.prompting import PromptClassifier
-
-    cfg, method = params["finetune"], params["methods"]["finetuned"]
-    adapter = f"models/adapters/{task}"
-    if not Path(adapter, "adapter_config.json").exists():
-        raise PipelineError(f"{adapter}: no adapter; run the finetune stage first (dvc repro finetune@{task})")
-    backend = local_lm.LocalLM(*local_lm.load("models/base", adapter=adapter), batch_size=method.get("batch_size", 16),
-                               info={"model": params["base_model"], "adapter": adapter})
-    prompt = {"system": cfg["system"], "fields": list(labels), "labels": labels}
-    train_meta = Path(f"metrics/train/{task}.json")
-    clf = PromptClassifier(prompt, backend, mode=method.get("mode", "constrained"),
-                           max_new_tokens=method.get("max_new_tokens"))
-    clf.fit_seconds = read_json(train_meta)["train_seconds"] if train_meta.exists() else None
-    return clf

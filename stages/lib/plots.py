@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.io import read_json, write_json
+from stages.lib.files import read_json, write_json
 
 
 def accuracy_vs_cost(rows: list[dict]) -> list[dict]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from stages.io import read_json
+from stages.lib.files import read_json
 
 COLUMNS = [
     ("task", "task", "{}"),

@@ -1,0 +1,1 @@
+"""Classifiers: every method implements the contract in `base` (fit, predict, describe, fit_seconds_)."""

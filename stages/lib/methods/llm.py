@@ -1,0 +1,66 @@
+"""A language model as a classifier: zero-shot, few-shot (mined or nearest-neighbour) or fine-tuned, on any
+backend (a local model or Claude) through the same `classify`/`generate` calls."""
+from __future__ import annotations
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import linear_kernel
+
+from stages.lib.config import MODES
+from stages.lib.errors import PipelineError
+from stages.lib.methods.base import Backend, Classifier, Timer, prediction
+from stages.lib.parsing import parse_answer
+from stages.lib.templates import answer_text, examples_block
+
+
+class PromptClassifier(Classifier):
+    """`prompt` is a prompt file's content (system, fields, labels). `knn` > 0 puts each sample's most similar
+    training examples before it. `fit_seconds` and `train_rows` are the up-front time and training rows already
+spent elsewhere (fine-tuning); a prompt's own examples count as training rows too."""
+
+    def __init__(self, prompt: dict, backend: Backend, mode: str, knn: int = 0, max_new_tokens: int | None = None,
+                 fit_seconds: float = 0.0, train_rows: int = 0):
+        if mode not in MODES:
+            raise PipelineError(f"params.yaml: mode {mode!r} is not one of {MODES}")
+        self.prompt, self.backend, self.mode, self.knn, self.max_new_tokens = prompt, backend, mode, knn, max_new_tokens
+        self.fields, self.labels = prompt["fields"], prompt["labels"]
+        self.fit_seconds, self.train_rows = fit_seconds, train_rows
+
+    def fit(self, train, val):
+        """Only the nearest-neighbour variant learns anything: an index over the training split."""
+        with Timer() as t:
+            if self.knn:
+                self.train_ = train
+                self.vectorizer_ = TfidfVectorizer(sublinear_tf=True).fit([r["text"] for r in train])
+                self.train_matrix_ = self.vectorizer_.transform([r["text"] for r in train])
+        self.fit_seconds_ = self.fit_seconds + t.seconds
+        self.train_rows_ = self.train_rows + len(self.prompt["examples"]) + (len(train) if self.knn else 0)
+        return self
+
+    def neighbours(self, records: list[dict]) -> list[list[dict]]:
+        sims = linear_kernel(self.vectorizer_.transform([r["text"] for r in records]), self.train_matrix_)
+        out = []
+        for row in sims:
+            best = sorted(range(len(row)), key=lambda j: (-row[j], self.train_[j]["id"]))[: self.knn]
+            out.append([self.train_[j] for j in reversed(best)])  # most similar last, nearest the question
+        return out
+
+    def predict(self, records):
+        texts = [r["text"] for r in records]
+        prefixes = None
+        if self.knn:
+            prefixes = [
+                "Examples:\n\n" + examples_block([{"text": e["text"], "answer": answer_text(e["labels"])} for e in ex])
+                + "\n\nQuestion: "
+                for ex in self.neighbours(records)
+            ]
+        system = self.prompt["system"]
+        if self.mode == "constrained":
+            answers = self.backend.classify(system, texts, self.fields, self.labels, user_prefixes=prefixes)
+        else:
+            answers = self.backend.generate(system, texts, user_prefixes=prefixes, max_new_tokens=self.max_new_tokens)
+            for a in answers:
+                a["pred"] = parse_answer(a["raw"], self.fields, self.labels)
+        return [prediction(r, a.pop("pred"), **a) for r, a in zip(records, answers)]
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "knn": self.knn, **self.backend.describe()}

@@ -1,0 +1,78 @@
+"""Where every artifact lives: the one place that builds these paths (dvc.yaml spells the same layout)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SPLITS = ("train", "val", "test")
+BASE_MODEL = Path("models/base")
+PROJECT = "ft-vs-pe"
+
+
+def interim(dataset: str) -> Path:
+    return Path(f"data/interim/{dataset}.jsonl")
+
+
+def label_map(dataset: str) -> Path:
+    return Path(f"data/interim/{dataset}.labels.json")
+
+
+def ingest_metrics(dataset: str) -> Path:
+    return Path(f"metrics/ingest/{dataset}.json")
+
+
+def split(dataset: str, name: str) -> Path:
+    return Path(f"data/splits/{dataset}/{name}.jsonl")
+
+
+def task_split(task: str, name: str) -> Path:
+    return Path(f"data/tasks/{task}/{name}.jsonl")
+
+
+def task_labels(task: str) -> Path:
+    return Path(f"data/tasks/{task}/labels.json")
+
+
+def prompt(task: str, name: str) -> Path:
+    return Path(f"data/prompts/{task}/{name}.json")
+
+
+def predictions(task: str, method: str, split: str = "test") -> Path:
+    """Test predictions carry no suffix (they are what `evaluate` scores); other splits are `.<split>`."""
+    return Path(f"data/predictions/{task}/{method}" + ("" if split == "test" else f".{split}") + ".jsonl")
+
+
+def predictions_meta(task: str, method: str, split: str = "test") -> Path:
+    return predictions(task, method, split).with_suffix(".meta.json")
+
+
+def adapter(task: str) -> Path:
+    return Path(f"models/adapters/{task}")
+
+
+def train_metrics(task: str) -> Path:
+    return Path(f"metrics/train/{task}.json")
+
+
+def train_live(task: str) -> Path:
+    return Path(f"metrics/train/{task}")
+
+
+def eval_metrics(task: str, method: str) -> Path:
+    return Path(f"metrics/eval/{task}/{method}.json")
+
+
+def eval_dir() -> Path:
+    return Path("metrics/eval")
+
+
+def confusion(task: str, method: str) -> Path:
+    return Path(f"metrics/confusion/{task}/{method}")
+
+
+def user_cache(*parts: str) -> Path:
+    """The per-user cache ($XDG_CACHE_HOME or ~/.cache, then the project's name): what DVC cannot cache and a
+    `dvc exp run --queue`/`--temp` copy of the repository must still find (paid API responses, training
+    checkpoints). Entries are keyed by content, so checkouts and experiments share them safely."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root.joinpath(PROJECT, *parts)

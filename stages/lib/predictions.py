@@ -1,0 +1,30 @@
+"""The part every prediction stage shares: fit a classifier on a task's train/val, predict the requested splits,
+write one JSONL line per record and a .meta.json with timings and what ran."""
+from __future__ import annotations
+
+from stages.lib import paths
+from stages.lib.files import read_json, read_jsonl, write_json, write_jsonl
+from stages.lib.methods.base import Classifier, Timer
+
+
+def task_data(task: str, splits: list[str]) -> dict[str, list[dict]]:
+    return {s: read_jsonl(paths.task_split(task, s)) for s in {"train", "val", *splits}}
+
+
+def task_labels(task: str) -> dict[str, list[str]]:
+    return read_json(paths.task_labels(task))
+
+
+def fit_predict_write(clf: Classifier, task: str, method: str, splits: list[str]) -> None:
+    data = task_data(task, splits)
+    clf.fit(data["train"], data["val"])
+    for split in splits:
+        with Timer() as t:
+            preds = clf.predict(data[split])
+        if len(preds) != len(data[split]):  # a failure is never a result
+            raise RuntimeError(f"{task}/{method} {split}: {len(preds)} predictions for {len(data[split])} rows")
+        write_jsonl(paths.predictions(task, method, split), preds)
+        write_json(paths.predictions_meta(task, method, split),
+                   {"fit_seconds": clf.fit_seconds_, "predict_seconds": t.seconds, "n": len(preds),
+                    "train_rows": clf.train_rows_, **clf.describe()})
+        print(f"{task}/{method} {split}: {len(preds)} predictions in {t.seconds:.1f}s")

@@ -1,0 +1,53 @@
+"""The typed view of params.yaml: the shipped file loads; a wrong, missing or unknown key is named in one line."""
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from stages.lib.config import Finetune, Params, PromptMethod, load_params
+from stages.lib.errors import PipelineError
+from tests.conftest import ROOT
+
+RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def write(tmp_path, edit):
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    edit(raw)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_shipped_params_load_typed():
+    p = load_params(ROOT / "params.yaml")
+    assert isinstance(p, Params) and isinstance(p.finetune, Finetune)
+    assert isinstance(p.methods["few_shot"], PromptMethod) and p.methods["few_shot"].classes == 5
+    assert p.models["sonnet"].prices.input > 0 and p.models["sonnet"].min_cache_tokens > 0
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r["finetune"].update(lerning_rate=1), r"finetune.lerning_rate: unknown key"),
+    (lambda r: r["finetune"].pop("gradient_accumulation_steps"), r"finetune.gradient_accumulation_steps: missing"),
+    (lambda r: r["finetune"].update(epochs="two"), r"finetune.epochs must be float, got 'two'"),
+    (lambda r: r["finetune"].update(batch_size=True), r"finetune.batch_size must be int"),
+    (lambda r: r["tasks"]["balanced"].update(dataset="nope"), r"unknown dataset 'nope'"),
+    (lambda r: r["tasks"]["balanced"].update(labels=["EventTitle"]), r"tasks.balanced.labels \['EventTitle'\]"),
+    (lambda r: r["methods"]["zero_shot"].update(type="magic"), r"methods.zero_shot.type 'magic'"),
+    (lambda r: r["methods"]["zero_shot"].update(mode="guess"), r"methods.zero_shot.mode 'guess'"),
+    (lambda r: r["models"]["sonnet"].pop("min_cache_tokens"), r"models.sonnet.min_cache_tokens: missing"),
+    (lambda r: r["report"].update(methods=["baseline", "oracle"]), r"unknown method 'oracle'"),
+    (lambda r: r.update(model="gpt"), r"unknown model 'gpt'"),
+])
+def test_bad_params_are_named(tmp_path, edit, message):
+    with pytest.raises(PipelineError, match=message):
+        load_params(write(tmp_path, edit))
+
+
+def test_a_stage_refuses_bad_params_with_one_line_and_exit_2(tmp_path):
+    write(tmp_path, lambda r: r["split"].update(sede=1))
+    proc = subprocess.run([sys.executable, "-m", "stages.split", "--dataset", "osha"], cwd=tmp_path, text=True,
+                          capture_output=True, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "error: params.yaml: split.sede: unknown key (known: train, val, test, seed)"
