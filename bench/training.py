@@ -45,9 +45,6 @@ def trl_defaults(train, base, out, epochs, seed):
 def ours(train, val, base, out, epochs, seed, cfg):
     cfg = dataclasses.replace(cfg, epochs=epochs, eval_strategy="no")
     trainer = finetuning.build_trainer(cfg, train, val, base, out, seed)
-    trainer.args.load_best_model_at_end = False
-    trainer.callback_handler.callbacks = [c for c in trainer.callback_handler.callbacks
-                                          if type(c).__name__ != "EarlyStoppingCallback"]
     start = time.perf_counter()
     trainer.train()
     return trainer.model.merge_and_unload(), time.perf_counter() - start

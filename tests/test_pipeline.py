@@ -13,10 +13,10 @@ from tests.conftest import ROOT
 KEEP = ["dvc.yaml", "params.yaml", "README.md", "stages", "data/raw", ".dvc/config", ".dvcignore", ".gitignore"]
 
 
-def sh(cmd, cwd, check=True):
+def sh(cmd, cwd, check=True, **extra_env):
     # XDG_CACHE_HOME: the response and checkpoint caches of this copy stay inside the test's own folder
     env = {**os.environ, "PYTHONPATH": str(cwd), "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1",
-           "XDG_CACHE_HOME": str(cwd / ".usercache")}
+           "XDG_CACHE_HOME": str(cwd.parent / "usercache"), **extra_env}
     proc = subprocess.run(cmd, cwd=cwd, shell=True, capture_output=True, text=True, env=env)
     if check and proc.returncode:
         raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -106,3 +106,33 @@ def test_unknown_dataset_and_task(repo):
     for cmd, msg in [("stages.ingest --dataset nope", "unknown dataset 'nope'"), ("stages.task --task nope", "unknown task 'nope'")]:
         proc = sh(f"{sys.executable} -m {cmd}", repo, check=False)
         assert proc.returncode == 2 and msg in proc.stderr
+
+
+def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
+    """`dvc exp run -S model=sonnet` against the local wire-format server; then a queued experiment, which runs in a
+    copy holding only tracked files, finds the per-user response cache and sends nothing again."""
+    import json
+    import time
+
+    from tests.fake_anthropic import FakeAnthropic
+
+    fake = FakeAnthropic()
+    env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url, "PYTHONPATH": ""}
+    try:
+        sh(f"{sys.executable} -m dvc exp run -S model=sonnet", repo, **env)
+        bodies = [json.dumps(r[2], sort_keys=True) for r in fake.log if r[1] == "/v1/messages"]
+        assert bodies and len(bodies) == len(set(bodies))
+        # claude.concurrency is a param of the prompting stages: they really rerun in the queued copy
+        sh(f"{sys.executable} -m dvc exp run --queue -S model=sonnet -S claude.concurrency=2", repo, **env)
+        sh(f"{sys.executable} -m dvc queue start -j 1", repo, **env)
+        for _ in range(600):
+            status = sh(f"{sys.executable} -m dvc queue status", repo, **env).stdout
+            if "Queued" not in status and "Running" not in status:
+                break
+            time.sleep(1)
+        assert "Success" in status, status
+        again = [json.dumps(r[2], sort_keys=True) for r in fake.log if r[1] == "/v1/messages"]
+        assert len(again) == len(bodies)  # 0 repeated requests
+    finally:
+        sh(f"{sys.executable} -m dvc queue stop", repo, check=False)
+        fake.close()

@@ -141,6 +141,13 @@ MODES = ("constrained", "generate")
 
 
 @dataclass(frozen=True)
+class Evaluate:
+    bootstrap: int       # resamples for the confidence intervals and paired differences (seeded by `seed`)
+    confidence: float    # e.g. 0.95
+    reference: str       # the method every other one is compared with, row by row
+
+
+@dataclass(frozen=True)
 class Costs:
     hourly_price: float
 
@@ -164,6 +171,7 @@ class Params:
     claude: Claude
     prompts: Prompts
     methods: dict[str, TfidfMethod | PromptMethod | FinetunedMethod]
+    evaluate: Evaluate
     costs: Costs
     report: Report
 
@@ -263,6 +271,10 @@ def _check(p: Params) -> None:
         p.task(t)
     for m in p.report.methods:
         p.method(m)
+    if p.evaluate.reference not in p.report.methods:
+        raise PipelineError(f"params.yaml: evaluate.reference {p.evaluate.reference!r} is not in report.methods")
+    if not 0 < p.evaluate.confidence < 1:
+        raise PipelineError("params.yaml: evaluate.confidence must be between 0 and 1")
     if abs(p.split.train + p.split.val + p.split.test - 1) > 1e-6:
         raise PipelineError("params.yaml: split.train + split.val + split.test must be 1")
 

@@ -62,6 +62,21 @@ def eval_metrics(task: str, method: str) -> Path:
     return Path(f"metrics/eval/{task}/{method}.json")
 
 
+def eval_timings(task: str, method: str) -> Path:
+    """Speed, tokens and fit time: apart from the headline metrics, since they change on every run."""
+    return Path(f"metrics/timings/{task}/{method}.json")
+
+
+def eval_details(task: str, method: str) -> Path:
+    """Per-field and per-class figures: opened on purpose, not part of every metrics diff."""
+    return Path(f"metrics/details/{task}/{method}.json")
+
+
+def comparison(task: str) -> Path:
+    """Paired comparisons of the fine-tuned model against every other method on the same test rows."""
+    return Path(f"metrics/compare/{task}.json")
+
+
 def eval_dir() -> Path:
     return Path("metrics/eval")
 

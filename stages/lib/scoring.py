@@ -51,7 +51,6 @@ def evaluate(predictions: list[dict], labels: dict[str, list[str]], meta: dict) 
         "macro_f1": _mean(m["macro_f1"] for m in per_field.values()),
         "weighted_f1": _mean(m["weighted_f1"] for m in per_field.values()),
         "invalid_rate": sum(p["pred"] is None or any(v is None for v in p["pred"].values()) for p in predictions) / n,
-        "errors": sum(bool(p.get("error")) for p in predictions),
         "latency_s": _mean(p["latency_s"] for p in predictions),
         "throughput": n / seconds if seconds else None,
         "input_tokens": _mean(p.get("input_tokens") for p in predictions),

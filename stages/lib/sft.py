@@ -112,7 +112,7 @@ def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, 
         save_strategy=cfg.eval_strategy,
         save_steps=cfg.eval_steps,
         save_total_limit=2,
-        load_best_model_at_end=True,
+        load_best_model_at_end=cfg.eval_strategy != "no",
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         logging_steps=cfg.logging_steps,
@@ -125,7 +125,7 @@ def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, 
         max_steps=cfg.max_steps or -1,
         gradient_checkpointing=dev == "cuda" and cfg.gradient_checkpointing,
     )
-    callbacks = [EarlyStoppingCallback(early_stopping_patience=cfg.patience)]
+    callbacks = [EarlyStoppingCallback(early_stopping_patience=cfg.patience)] if cfg.eval_strategy != "no" else []
     if live_dir:
         from dvclive import Live
         from dvclive.huggingface import DVCLiveCallback

@@ -191,7 +191,7 @@ class ClaudeBackend:
                 msg = self.client.messages.create(**todo[key])
             except (anthropic.APIStatusError, anthropic.APIConnectionError) as e:
                 with lock:
-                    state["failures"][getattr(e, "status_code", None) or type(e).__name__] += 1
+                    state["failures"][e.status_code if isinstance(e, anthropic.APIStatusError) else type(e).__name__] += 1
                     state["in_a_row"] += 1
                     if state["in_a_row"] >= self.max_consecutive_failures:
                         stop.set()  # an outage: stop sending rather than grind through every row
