@@ -7,20 +7,23 @@ from stages.lib.cli import run
 from stages.lib.config import Params, load_params
 from stages.lib.files import atomic_path, write_json
 from stages.lib.plots import write_plots
-from stages.lib.summary import add_costs, collect, render_markdown
+from stages.lib.summary import add_costs, collect, comparisons, render_markdown
 
 
 def main() -> None:
     params = load_params()
-    rows = add_costs(collect(paths.eval_dir(), params.report.tasks, params.report.methods), params.costs.hourly_price)
+    rows = add_costs(collect(params.report.tasks, params.report.methods), params.costs.hourly_price)
     write_json("metrics/summary.json", {f"{r['task']}/{r['method']}": r for r in rows})
     with atomic_path("metrics/plots") as tmp:
-        write_plots(tmp, rows, paths.eval_dir())
-    table = render_markdown(rows)
+        write_plots(tmp, rows)
+    sentences = comparisons(params.report.tasks)
+    body = (render_markdown(rows) + "\n\n**Is the difference real?** Paired on the same test rows (bootstrap "
+            f"interval of the accuracy difference, exact McNemar test, {params.evaluate.confidence:.0%}):\n\n"
+            + "\n".join(f"- {line}" for line in sentences))
     with atomic_path("metrics/report.md") as tmp:
-        tmp.write_text("# Fine-tuning vs prompting: results\n\n" + table + "\n", encoding="utf-8")
-    update_readme("README.md", table, params)
-    print(table)
+        tmp.write_text("# Fine-tuning vs prompting: results\n\n" + body + "\n", encoding="utf-8")
+    update_readme("README.md", body, params)
+    print(body)
 
 
 def update_readme(path: str, table: str, params: Params) -> None:

@@ -34,16 +34,19 @@ def test_json_answers(answer, expected):
 
 def test_metrics_count_invalid_and_exact_match():
     preds = [
-        {"true": {"N": "Fractures", "P": "Leg"}, "pred": {"N": "Fractures", "P": "Leg"}, "latency_s": 1.0, "input_tokens": 10},
-        {"true": {"N": "Fractures", "P": "Hand"}, "pred": {"N": "Fractures", "P": "Leg"}, "latency_s": 3.0, "input_tokens": 20},
-        {"true": {"N": "Cuts, lacerations", "P": "Hand"}, "pred": {"N": None, "P": "Hand"}, "latency_s": 2.0, "input_tokens": None},
+        {"true": {"N": "Fractures", "P": "Leg"}, "pred": {"N": "Fractures", "P": "Leg"}, "latency_s": 1.0, "input_tokens": 10, "output_tokens": 1},
+        {"true": {"N": "Fractures", "P": "Hand"}, "pred": {"N": "Fractures", "P": "Leg"}, "latency_s": 3.0, "input_tokens": 20, "output_tokens": 1},
+        {"true": {"N": "Cuts, lacerations", "P": "Hand"}, "pred": {"N": None, "P": "Hand"}, "latency_s": 2.0, "input_tokens": None, "output_tokens": 1},
     ]
-    m = evaluate(preds, LABELS, {"predict_seconds": 6.0})
-    assert m["accuracy"] == pytest.approx(1 / 3)
-    assert m["fields"]["N"]["accuracy"] == pytest.approx(2 / 3)
-    assert m["fields"]["N"]["invalid_rate"] == pytest.approx(1 / 3)
+    m, details, timings = evaluate(preds, LABELS, {"predict_seconds": 6.0, "fit_seconds": 0.0, "train_rows": 7},
+                                   bootstrap=200, confidence=0.95, seed=0)
+    assert m["accuracy"] == pytest.approx(1 / 3) and m["train_rows"] == 7 and m["n"] == 3
+    assert 0 <= m["accuracy_ci"]["low"] <= m["accuracy"] <= m["accuracy_ci"]["high"] <= 1
+    assert details["fields"]["N"]["accuracy"] == pytest.approx(2 / 3)
+    assert details["fields"]["N"]["invalid_rate"] == pytest.approx(1 / 3)
     assert m["invalid_rate"] == pytest.approx(1 / 3)
-    assert m["throughput"] == pytest.approx(0.5) and m["latency_s"] == pytest.approx(2.0)
-    assert m["input_tokens"] == pytest.approx(15)
-    assert "<invalid>" not in m["fields"]["N"]["per_class"]
-    assert m["fields"]["N"]["per_class"]["Fractures"]["recall"] == 1.0
+    assert timings["throughput"] == pytest.approx(0.5) and timings["latency_s"] == pytest.approx(2.0)
+    assert timings["input_tokens"] == pytest.approx(15)
+    assert "<invalid>" not in details["fields"]["N"]["per_class"]
+    assert details["fields"]["N"]["per_class"]["Fractures"]["recall"] == 1.0
+    assert "cost_per_million" not in m and "throughput" not in m  # not measured: absent; timings: apart

@@ -55,6 +55,13 @@ def test_repro_builds_every_task_and_method(repo):
     for row in summary.values():
         assert 0 <= row["accuracy"] <= 1 and row["n"] > 0
     assert summary["multitask/zero_shot"]["invalid_rate"] == 0  # constrained: valid by construction
+    row = summary["balanced/finetuned"]
+    assert row["accuracy_ci"]["low"] <= row["accuracy"] <= row["accuracy_ci"]["high"] and row["train_rows"] == 16
+    assert summary["balanced/baseline"]["train_rows"] > 16  # the report says what each method learned from
+    compare = json.loads((repo / "metrics/compare/balanced.json").read_text())
+    assert compare["reference"] == "finetuned" and set(compare["against"]) == {"baseline", "zero_shot", "few_shot",
+                                                                               "few_shot_knn"}
+    assert "distinguishable from noise" in (repo / "metrics/report.md").read_text()
     assert (repo / "metrics/confusion/multitask/finetuned/part_of_body_title.png").exists()
     assert (repo / "models/adapters/balanced/adapter_config.json").exists()
     assert "| balanced" in (repo / "metrics/report.md").read_text()
@@ -68,7 +75,23 @@ def test_repro_builds_every_task_and_method(repo):
 def test_second_repro_is_a_noop_and_diffs_work(repo):
     out = sh(f"{sys.executable} -m dvc repro", repo).stdout
     assert "Running stage" not in out
-    assert "balanced" in sh(f"{sys.executable} -m dvc metrics show", repo).stdout
+    shown = sh(f"{sys.executable} -m dvc metrics show", repo).stdout
+    assert "accuracy_ci" in shown and "per_class" not in shown and "latency" not in shown  # headline only
+
+
+def test_a_code_change_makes_exactly_the_stages_that_run_it_stale(repo):
+    """The issue's own example: a change to the prediction loop used to leave every result 'up to date'."""
+    path = repo / "stages/lib/predictions.py"
+    original = path.read_text()
+    try:
+        path.write_text(original + "\n# a change to the prediction loop\n")
+        stale = {line.strip().rstrip(":") for line in sh(f"{sys.executable} -m dvc status", repo).stdout.splitlines()
+                 if line and not line.startswith("\t") and line.endswith(":")}
+        assert {"baseline@balanced", "zero_shot@multitask", "few_shot_knn@balanced", "finetuned@multitask"} <= stale
+        assert not [s for s in stale if s.startswith(("finetune@", "ingest@", "task@", "base_model", "evaluate"))]
+    finally:
+        path.write_text(original)
+    assert "Data and pipelines are up to date" in sh(f"{sys.executable} -m dvc status", repo).stdout
 
 
 def test_a_task_param_change_reruns_only_that_task(repo):

@@ -15,14 +15,18 @@ def test_break_even():
     assert break_even(None, 1, 0, 2) is None
 
 
-def test_report_with_missing_methods_invents_nothing(tmp_path):
+def test_report_with_missing_methods_invents_nothing(tmp_path, monkeypatch):
     import json
 
-    (tmp_path / "t").mkdir()
-    (tmp_path / "t" / "baseline.json").write_text(json.dumps({"n": 5, "accuracy": 0.8, "throughput": 100.0,
-                                                             "fit_seconds": 3.6}))
-    rows = add_costs(collect(tmp_path, ["t"], ["baseline", "zero_shot", "claude"]), hourly_price=2.0)
+    monkeypatch.chdir(tmp_path)
+    for kind, body in [("eval", {"n": 5, "train_rows": 9, "accuracy": 0.8,
+                                 "accuracy_ci": {"low": 0.4, "high": 1.0}}),
+                       ("timings", {"throughput": 100.0, "fit_seconds": 3.6})]:
+        (tmp_path / f"metrics/{kind}/t").mkdir(parents=True)
+        (tmp_path / f"metrics/{kind}/t/baseline.json").write_text(json.dumps(body))
+    rows = add_costs(collect(["t"], ["baseline", "zero_shot", "claude"]), hourly_price=2.0)
     assert [r["method"] for r in rows] == ["baseline"]
     assert rows[0]["upfront_cost"] == pytest.approx(0.002) and rows[0].get("break_even") is None
     table = render_markdown(rows)
-    assert "80.0%" in table and "—" in table  # unmeasured cells are dashes, not zeros
+    assert "80.0% [40.0–100.0%]" in table and "| 9 " in table  # interval and training rows shown
+    assert "—" in table  # unmeasured cells are dashes, not zeros

@@ -1,5 +1,8 @@
-"""The PR workflow is valid YAML, and its comparison commands run against two commits of a temporary repo."""
+"""The PR workflow is valid YAML; its comparison script runs against two commits of a temporary repository, flags
+a change outside the base interval, and for 4 tasks x 5 methods fits one GitHub comment with room to spare."""
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -7,22 +10,43 @@ import yaml
 
 from tests.conftest import ROOT
 
+GITHUB_COMMENT_LIMIT = 65536
 
-def test_workflow_yaml_and_commands(tmp_path):
+
+def headline(acc, low, high):
+    return {"n": 100, "train_rows": 500, "accuracy": acc, "accuracy_ci": {"low": low, "high": high},
+            "macro_f1": acc - 0.1, "macro_f1_ci": {"low": low - 0.1, "high": high - 0.1}, "invalid_rate": 0.0}
+
+
+def test_workflow_comment_flags_changes_outside_the_base_interval(tmp_path):
     wf = yaml.safe_load((ROOT / ".github/workflows/pr.yml").read_text())
     steps = wf["jobs"]["test-and-compare"]["steps"]
     script = next(s["run"] for s in steps if s.get("name") == "Compare with the base branch")
     assert "python -m pytest -q" in next(s["run"] for s in steps if s.get("name", "").startswith("Install and test"))
+    assert "--edit-last --create-if-none" in next(s["run"] for s in steps if "Comment" in s.get("name", ""))
 
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "RUN_URL": "https://example.invalid/run/1",
+           "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
     run = lambda cmd: subprocess.run(cmd, cwd=tmp_path, shell=True, check=True, capture_output=True, text=True, env=env)  # noqa: E731
     run("git init -q -b main && git config user.email t@t && git config user.name t && dvc init -q")
+    (tmp_path / ".github").mkdir()
+    shutil.copy(ROOT / ".github/metrics_comment.py", tmp_path / ".github")
     (tmp_path / "params.yaml").write_text("lr: 0.1\n")
-    (tmp_path / "m.json").write_text('{"accuracy": 0.5}')
-    (tmp_path / "dvc.yaml").write_text("stages:\n  s:\n    cmd: 'true'\n    params: [lr]\n    metrics:\n      - m.json:\n          cache: false\n")
+    tasks, methods = ["balanced", "imbalanced", "multitask", "multifield"], ["baseline", "zero_shot", "few_shot",
+                                                                          "few_shot_knn", "finetuned"]
+    for t in tasks:
+        for m in methods:
+            (tmp_path / f"metrics/eval/{t}").mkdir(parents=True, exist_ok=True)
+            (tmp_path / f"metrics/eval/{t}/{m}.json").write_text(json.dumps(headline(0.5, 0.4, 0.6)))
+    (tmp_path / "dvc.yaml").write_text("stages:\n  s:\n    cmd: 'true'\n    params: [lr]\n")
     run("git add -A && git commit -qm base && git branch base")
     (tmp_path / "params.yaml").write_text("lr: 0.2\n")
-    (tmp_path / "m.json").write_text('{"accuracy": 0.75}')
+    (tmp_path / "metrics/eval/balanced/finetuned.json").write_text(json.dumps(headline(0.75, 0.65, 0.85)))  # outside
+    (tmp_path / "metrics/eval/balanced/zero_shot.json").write_text(json.dumps(headline(0.55, 0.45, 0.65)))  # inside
     run("git commit -qam change")
-    out = run(f"BASE=base; export PATH={os.path.dirname(sys.executable)}:$PATH; {script}").stdout
-    assert "| lr" in out and "0.75" in out and "0.5" in out
+    out = run(f"BASE=base; {script}").stdout
+    comment = (tmp_path / "comment.md").read_text()
+    assert "| lr" in out and "1 row(s) with a change outside" in comment
+    assert "| balanced | finetuned | 500 | 50.0% → **75.0%** ⚠" in comment
+    assert "| balanced | zero_shot | 500 | 50.0% → **55.0%** |" in comment
+    assert len(comment) < GITHUB_COMMENT_LIMIT / 4  # 20 rows: one comment, with room to spare

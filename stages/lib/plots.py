@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stages.lib import paths
 from stages.lib.files import read_json, write_json
 
 
 def accuracy_vs_cost(rows: list[dict]) -> list[dict]:
-    return [{"task": r["task"], "method": r["method"], "accuracy": r["accuracy"],
-             "cost_per_million": r["cost_per_million"]} for r in rows if r.get("cost_per_million")]
+    return [{"task": r["task"], "method": r["method"], "accuracy": r["accuracy"], "accuracy_low": r["accuracy_ci"]["low"],
+             "accuracy_high": r["accuracy_ci"]["high"], "cost_per_million": r["cost_per_million"]}
+            for r in rows if r.get("cost_per_million")]
 
 
-def per_class_f1(metrics_dir: Path | str, rows: list[dict]) -> list[dict]:
+def per_class_f1(rows: list[dict]) -> list[dict]:
     out = []
     for r in rows:
-        m = read_json(Path(metrics_dir) / r["task"] / f"{r['method']}.json")
+        m = read_json(paths.eval_details(r["task"], r["method"]))
         multi = len(m["fields"]) > 1
         for field, fm in m["fields"].items():
             for cls, s in fm["per_class"].items():
@@ -25,7 +27,7 @@ def per_class_f1(metrics_dir: Path | str, rows: list[dict]) -> list[dict]:
     return out
 
 
-def write_plots(out_dir: Path | str, rows: list[dict], metrics_dir: Path | str) -> None:
+def write_plots(out_dir: Path | str, rows: list[dict]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,18 +41,20 @@ def write_plots(out_dir: Path | str, rows: list[dict], metrics_dir: Path | str) 
     fig, ax = plt.subplots(figsize=(7, 5))
     for method in sorted({p["method"] for p in points}):
         pts = [p for p in points if p["method"] == method]
-        ax.scatter([p["cost_per_million"] for p in pts], [p["accuracy"] for p in pts], label=method)
+        ax.errorbar([p["cost_per_million"] for p in pts], [p["accuracy"] for p in pts], fmt="o", capsize=3,
+                    yerr=[[p["accuracy"] - p["accuracy_low"] for p in pts], [p["accuracy_high"] - p["accuracy"] for p in pts]],
+                    label=method)
         for p in pts:
             ax.annotate(p["task"], (p["cost_per_million"], p["accuracy"]), fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("$ per million classifications (log)")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("accuracy (bars: 95% bootstrap interval)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png / "accuracy_vs_cost.png", dpi=80)
     plt.close(fig)
 
-    f1 = per_class_f1(metrics_dir, rows)
+    f1 = per_class_f1(rows)
     write_json(out_dir / "per_class_f1.json", f1)
     for task in sorted({r["task"] for r in f1}):
         sub = [r for r in f1 if r["task"] == task]

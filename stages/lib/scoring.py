@@ -1,11 +1,15 @@
-"""Scoring predictions: accuracy, F1s, per-class report, invalid rate, speed and tokens; confusion matrices."""
+"""Scoring predictions: accuracy and F1s with bootstrap intervals, per-class report, invalid rate, speed and
+tokens; confusion matrices."""
 from __future__ import annotations
 
 import re
 import statistics
 from pathlib import Path
 
-from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+import numpy as np
+from sklearn.metrics import precision_recall_fscore_support
+
+from stages.lib.intervals import encode, f1_per_resample, interval, mcnemar_exact, resamples
 
 INVALID = "<invalid>"
 
@@ -19,48 +23,62 @@ def _mean(values):
     return statistics.fmean(values) if values else None
 
 
-def field_metrics(y_true: list[str], y_pred: list[str | None], labels: list[str]) -> dict:
-    pred = [p if p is not None else INVALID for p in y_pred]
-    classes = sorted(set(labels) | set(y_true))  # averages never count "<invalid>" as a class
-    p, r, f, s = precision_recall_fscore_support(y_true, pred, labels=classes, zero_division=0)
-    return {
-        "accuracy": accuracy_score(y_true, pred),
-        "macro_f1": f1_score(y_true, pred, labels=sorted(set(y_true)), average="macro", zero_division=0),
-        "weighted_f1": f1_score(y_true, pred, labels=classes, average="weighted", zero_division=0),
-        "invalid_rate": sum(x is None for x in y_pred) / len(y_pred),
-        "per_class": {
-            c: {"precision": p[i], "recall": r[i], "f1": f[i], "support": int(s[i])} for i, c in enumerate(classes) if s[i] or p[i]
-        },
-    }
+def field_metrics(y_true: list[str], y_pred: list[str | None], labels: list[str], idx: np.ndarray,
+                  confidence: float) -> tuple[dict, dict[str, np.ndarray]]:
+    """One label field's figures with their intervals, and the per-resample values behind them."""
+    t, p, k = encode(y_true, y_pred)
+    values = {"accuracy": (t[idx] == p[idx]).mean(1)}
+    values["macro_f1"], values["weighted_f1"] = f1_per_resample(t, p, k, idx)
+    pred = [x if x is not None else INVALID for x in y_pred]
+    classes = sorted(set(labels) | set(y_true))
+    pr, rc, f1, sup = precision_recall_fscore_support(y_true, pred, labels=classes, zero_division=0)
+    out = {name: float(v[0]) for name, v in values.items()}
+    out |= {f"{name}_ci": dict(zip(("low", "high"), interval(v, confidence))) for name, v in values.items()}
+    out["invalid_rate"] = sum(x is None for x in y_pred) / len(y_pred)
+    out["per_class"] = {c: {"precision": pr[i], "recall": rc[i], "f1": f1[i], "support": int(sup[i])}
+                        for i, c in enumerate(classes) if sup[i] or pr[i]}
+    return out, values
 
 
-def evaluate(predictions: list[dict], labels: dict[str, list[str]], meta: dict) -> dict:
-    """Top-level accuracy is exact match over all fields (= plain accuracy for one field); F1s and the invalid
-    rate are averaged over fields. Speed comes from the predict stage's own timing, tokens from each record."""
-    fields = list(labels)
-    per_field = {
-        f: field_metrics([p["true"][f] for p in predictions], [(p["pred"] or {}).get(f) for p in predictions], labels[f])
-        for f in fields
-    }
-    exact = [all((p["pred"] or {}).get(f) == p["true"][f] for f in fields) for p in predictions]
-    n = len(predictions)
-    seconds = meta.get("predict_seconds")
-    return {
-        "n": n,
-        "accuracy": sum(exact) / n,
-        "macro_f1": _mean(m["macro_f1"] for m in per_field.values()),
-        "weighted_f1": _mean(m["weighted_f1"] for m in per_field.values()),
-        "invalid_rate": sum(p["pred"] is None or any(v is None for v in p["pred"].values()) for p in predictions) / n,
+def exact_match(predictions: list[dict], fields: list[str]) -> np.ndarray:
+    """Per row: every label field right (= plain correctness for one field)."""
+    return np.array([all((p["pred"] or {}).get(f) == p["true"][f] for f in fields) for p in predictions])
+
+
+def evaluate(predictions: list[dict], labels: dict[str, list[str]], meta: dict, bootstrap: int, confidence: float,
+             seed: int) -> tuple[dict, dict, dict]:
+    """(headline, details, timings). Headline: exact-match accuracy over all fields, macro/weighted F1 averaged
+    over fields, each with a seeded bootstrap interval (the same resampled rows for every figure), invalid rate,
+    training rows, and, for API methods, dollars per million from the API's usage fields. Details: per field and
+    per class. Timings: speed and tokens, which change on every run and so stay out of the headline."""
+    fields, n = list(labels), len(predictions)
+    idx = resamples(n, bootstrap, seed)
+    details, per_field = {}, []
+    for f in fields:
+        details[f], values = field_metrics([p["true"][f] for p in predictions],
+                                           [(p["pred"] or {}).get(f) for p in predictions], labels[f], idx, confidence)
+        per_field.append(values)
+    exact = exact_match(predictions, fields)
+    values = {"accuracy": exact[idx].mean(1),
+              "macro_f1": np.mean([v["macro_f1"] for v in per_field], axis=0),
+              "weighted_f1": np.mean([v["weighted_f1"] for v in per_field], axis=0)}
+    headline = {"n": n, "train_rows": meta["train_rows"]}
+    for name, v in values.items():
+        headline[name], headline[f"{name}_ci"] = float(v[0]), dict(zip(("low", "high"), interval(v, confidence)))
+    headline["invalid_rate"] = sum(p["pred"] is None or any(v is None for v in p["pred"].values())
+                                   for p in predictions) / n
+    if any(p.get("cost_usd") is not None for p in predictions):  # measured by the API; local costs: the report
+        headline["cost_per_million"] = _mean(p.get("cost_usd") for p in predictions) * 1e6
+    seconds = meta["predict_seconds"]
+    timings = {
         "latency_s": _mean(p["latency_s"] for p in predictions),
         "throughput": n / seconds if seconds else None,
-        "input_tokens": _mean(p.get("input_tokens") for p in predictions),
-        "output_tokens": _mean(p.get("output_tokens") for p in predictions),
-        "fit_seconds": meta.get("fit_seconds"),
-        # API methods: dollars from the API's own usage fields (local methods are priced in the report)
-        "cost_per_million": (_mean(p.get("cost_usd") for p in predictions) or 0) * 1e6
-        if any(p.get("cost_usd") is not None for p in predictions) else None,
-        "fields": per_field,
+        "input_tokens": _mean(p["input_tokens"] for p in predictions),
+        "output_tokens": _mean(p["output_tokens"] for p in predictions),
+        "fit_seconds": meta["fit_seconds"],
+        "predict_seconds": seconds,
     }
+    return headline, {"fields": details}, timings
 
 
 def confusion_rows(predictions: list[dict], field: str) -> list[dict]:
@@ -89,3 +107,22 @@ def confusion_png(rows: list[dict], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def paired(reference: list[dict], other: list[dict], fields: list[str], bootstrap: int, confidence: float,
+           seed: int) -> dict:
+    """The reference method against another on the same test rows: the difference in exact-match accuracy with a
+    paired bootstrap interval (both resampled with the same rows), and the exact McNemar p-value."""
+    by_id = {p["id"]: p for p in other}
+    if set(by_id) != {p["id"] for p in reference}:
+        raise ValueError("paired comparison needs predictions for the same test rows")
+    a = exact_match(reference, fields)
+    b = exact_match([by_id[p["id"]] for p in reference], fields)
+    idx = resamples(len(a), bootstrap, seed)
+    diff = a[idx].mean(1) - b[idx].mean(1)
+    ci = interval(diff, confidence)
+    p = mcnemar_exact(a, b)
+    return {"n": len(a), "difference": float(diff[0]), "difference_ci": {"low": ci[0], "high": ci[1]},
+            "only_reference_right": int((a & ~b).sum()), "only_other_right": int((~a & b).sum()),
+            "mcnemar_p": p, "distinguishable": bool(p < 1 - confidence and (ci[0] > 0 or ci[1] < 0))}
+

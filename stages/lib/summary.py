@@ -1,6 +1,7 @@
 """The comparison table: one row per task x method, from the metrics files alone.
 
-A column is a (key, header, format) triple; a value that was not measured stays None and renders as "—".
+A column is a (key, header, format) triple; a value that was not measured stays None and renders as "—". A figure
+with an interval (`<key>_ci` in the row) renders as `72.3% [65.1–79.0]`.
 """
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from stages.lib import paths
 from stages.lib.files import read_json
 
 COLUMNS = [
     ("task", "task", "{}"),
     ("method", "method", "{}"),
-    ("n", "n", "{}"),
-    ("accuracy", "accuracy", "{:.1%}"),
-    ("macro_f1", "macro-F1", "{:.3f}"),
+    ("train_rows", "train rows", "{}"),
+    ("n", "test n", "{}"),
+    ("accuracy", "accuracy [CI]", "{:.1%}"),
+    ("macro_f1", "macro-F1 [CI]", "{:.3f}"),
     ("weighted_f1", "weighted-F1", "{:.3f}"),
     ("invalid_rate", "invalid", "{:.1%}"),
     ("latency_s", "s/sample", "{:.3f}"),
@@ -26,6 +29,7 @@ COLUMNS = [
     ("upfront_cost", "up-front $", "{:,.4f}"),
     ("break_even", "break-even vs zero_shot", "{:,.0f}"),
 ]
+WITH_INTERVAL = ("accuracy", "macro_f1")
 
 
 def local_cost_per_million(throughput: float | None, hourly_price: float) -> float | None:
@@ -60,22 +64,46 @@ def add_costs(rows: list[dict], hourly_price: float) -> list[dict]:
     return rows
 
 
-def collect(metrics_dir: Path | str, tasks: list[str], methods: list[str]) -> list[dict]:
-    """Rows for every task x method whose metrics exist; missing runs are simply absent."""
+def collect(tasks: list[str], methods: list[str]) -> list[dict]:
+    """Rows for every task x method whose metrics exist (headline and timings); missing runs are simply absent."""
     rows = []
     for task in tasks:
         for method in methods:
-            path = Path(metrics_dir) / task / f"{method}.json"
-            if path.exists():
-                m = read_json(path)
-                rows.append({"task": task, "method": method, "fit_seconds": m.get("fit_seconds"),
-                             **{k: m.get(k) for k, _, _ in COLUMNS[2:]}})
+            if paths.eval_metrics(task, method).exists():
+                rows.append({"task": task, "method": method, **read_json(paths.eval_metrics(task, method)),
+                             **read_json(paths.eval_timings(task, method))})
     return rows
 
 
-def render_markdown(rows: list[dict], columns=COLUMNS) -> str:
-    def cell(value, fmt):
-        return "—" if value is None else fmt.format(value)
+def comparisons(tasks: list[str]) -> list[str]:
+    """The paired comparisons, one plain sentence each."""
+    lines = []
+    for task in tasks:
+        if paths.comparison(task).exists():
+            c = read_json(paths.comparison(task))
+            lines += [verdict(task, c["reference"], m, x) for m, x in c["against"].items()]
+    return lines
 
-    table = [[cell(r.get(k), fmt) for k, _, fmt in columns] for r in rows]
+
+def verdict(task: str, reference: str, method: str, c: dict) -> str:
+    """One comparison in plain words."""
+    d, ci = c["difference"], c["difference_ci"]
+    side = "better" if d > 0 else "worse" if d < 0 else "no different"
+    head = (f"{task}: {reference} is {abs(d):.1%} {side} than {method} "
+            f"[{ci['low']:+.1%} to {ci['high']:+.1%}], McNemar p={c['mcnemar_p']:.3g}")
+    return head + (" — distinguishable from noise." if c["distinguishable"] else " — not distinguishable from noise.")
+
+
+def render_markdown(rows: list[dict], columns=COLUMNS) -> str:
+    def cell(row, key, fmt):
+        value = row.get(key)
+        if value is None:
+            return "—"
+        text = fmt.format(value)
+        if key in WITH_INTERVAL and row.get(f"{key}_ci"):
+            ci = row[f"{key}_ci"]
+            text += f" [{fmt.format(ci['low']).rstrip('%')}–{fmt.format(ci['high'])}]"
+        return text
+
+    table = [[cell(r, k, fmt) for k, _, fmt in columns] for r in rows]
     return tabulate(table, headers=[h for _, h, _ in columns], tablefmt="github", disable_numparse=True)
