@@ -3,20 +3,22 @@
 python -m stages.baseline --task balanced
 """
 from stages.lib.cli import run, stage_args
-from stages.lib.config import TfidfMethod, load_params
+from stages.lib.config import Params, TfidfMethod, load_params
 from stages.lib.errors import PipelineError
 from stages.lib.methods.tfidf import TfidfClassifier
 from stages.lib.predictions import fit_predict_write, task_labels
 
 
+def build_classifier(params: Params, task: str, method: str) -> TfidfClassifier:
+    cfg = params.method(method)
+    if not isinstance(cfg, TfidfMethod):
+        raise PipelineError(f"params.yaml: methods.{method}.type must be tfidf for this stage")
+    return TfidfClassifier(list(task_labels(task)), C=cfg.C, ngram_max=cfg.ngram_max, seed=params.seed)
+
+
 def main() -> None:
     args = stage_args("task", method={"default": "baseline"})
-    params = load_params()
-    cfg = params.method(args.method)
-    if not isinstance(cfg, TfidfMethod):
-        raise PipelineError(f"params.yaml: methods.{args.method}.type must be tfidf for this stage")
-    clf = TfidfClassifier(list(task_labels(args.task)), C=cfg.C, ngram_max=cfg.ngram_max, seed=params.seed)
-    fit_predict_write(clf, args.task, args.method, ["test"])
+    fit_predict_write(build_classifier(load_params(), args.task, args.method), args.task, args.method, ["test"])
 
 
 if __name__ == "__main__":

@@ -3,18 +3,22 @@
 python -m stages.finetune --task balanced
 Interrupted? The next run resumes from the checkpoints kept in the per-user cache (`finetune.checkpoint_dir`).
 """
+import contextlib
+import os
 import random
 
 from stages.lib import paths, sft
 from stages.lib.cli import run, stage_args
 from stages.lib.config import load_params
 from stages.lib.files import atomic_path, read_jsonl, write_json
+from stages.lib.sharding import relaunch
 
 
 def main() -> None:
     args = stage_args("task")
     params = load_params()
     cfg = params.finetune
+    relaunch(cfg.processes)  # finetune.processes > 1: data-parallel training under torchrun
     rng = random.Random(params.seed)
     train = read_jsonl(paths.task_split(args.task, "train"))
     val = read_jsonl(paths.task_split(args.task, "val"))
@@ -24,9 +28,12 @@ def main() -> None:
     if cfg.max_val_samples and len(val) > cfg.max_val_samples:
         val = rng.sample(val, cfg.max_val_samples)
     checkpoints = cfg.checkpoint_dir or paths.user_cache("checkpoints")
-    with atomic_path(paths.adapter(args.task)) as out:
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun (finetune.processes > 1) one writes
+    with atomic_path(paths.adapter(args.task)) if main_rank else contextlib.nullcontext() as out:
         metrics = sft.train(cfg, train, val, str(paths.BASE_MODEL), out, checkpoints, params.seed,
-                            live_dir=str(paths.train_live(args.task)))
+                            live_dir=str(paths.train_live(args.task)) if main_rank else None)
+    if not main_rank:
+        return
     write_json(paths.train_metrics(args.task), metrics)
     print(f"{args.task}: {metrics['train_samples']} samples x {metrics['epochs']:.2f} epochs in "
           f"{metrics['train_seconds']:.0f}s ({metrics['train_samples_per_s']} samples/s), best eval loss "

@@ -1,33 +1,38 @@
 """Stage: the fine-tuned model's test predictions, through the same decoder as local prompting; its prompt is
-only the short system turn it was trained with.
+only the short system turn it was trained with, and its inputs are cut exactly as in training.
 
 python -m stages.predict_finetuned --task balanced
+With `methods.finetuned.processes` > 1 the stage reruns itself under torchrun and the rows are sharded.
 """
 from stages.lib import paths
-from stages.lib.backends.local import LocalLM, load
+from stages.lib.backends.engines import local_backend
 from stages.lib.cli import run, stage_args
-from stages.lib.config import load_params
+from stages.lib.config import Params, load_params
 from stages.lib.errors import PipelineError
 from stages.lib.files import read_json
 from stages.lib.methods.llm import PromptClassifier
 from stages.lib.predictions import fit_predict_write, task_labels
+from stages.lib.sharding import DataParallel, relaunch
+
+
+def build_classifier(params: Params, task: str, method: str) -> PromptClassifier:
+    cfg, adapter = params.method(method), paths.adapter(task)
+    if not (adapter / "adapter_config.json").exists():
+        raise PipelineError(f"{adapter}: no adapter; run the finetune stage first (dvc repro finetune@{task})")
+    labels, training = task_labels(task), read_json(paths.train_metrics(task))
+    backend = local_backend(params.base_model, params.model_entry(params.base_model), cfg.batch_size, str(adapter))
+    prompt = {"system": params.finetune.system, "fields": list(labels), "labels": labels, "examples": []}
+    return PromptClassifier(prompt, backend, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens,
+                            max_input_tokens=training["max_input_tokens"], fit_seconds=training["train_seconds"],
+                            train_rows=training["train_samples"])
 
 
 def main() -> None:
     args = stage_args("task", method={"default": "finetuned"})
     params = load_params()
-    cfg = params.method(args.method)
-    adapter = paths.adapter(args.task)
-    if not (adapter / "adapter_config.json").exists():
-        raise PipelineError(f"{adapter}: no adapter; run the finetune stage first (dvc repro finetune@{args.task})")
-    labels = task_labels(args.task)
-    training = read_json(paths.train_metrics(args.task))
-    backend = LocalLM(*load(str(paths.BASE_MODEL), adapter=str(adapter)), batch_size=cfg.batch_size,
-                      info={"model": params.base_model, "adapter": str(adapter)})
-    prompt = {"system": params.finetune.system, "fields": list(labels), "labels": labels, "examples": []}
-    clf = PromptClassifier(prompt, backend, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens,
-                           fit_seconds=training["train_seconds"], train_rows=training["train_samples"])
-    fit_predict_write(clf, args.task, args.method, ["test"])
+    relaunch(params.method(args.method).processes)
+    parallel = DataParallel()
+    fit_predict_write(build_classifier(params, args.task, args.method), args.task, args.method, ["test"], parallel)
 
 
 if __name__ == "__main__":

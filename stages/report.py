@@ -6,8 +6,8 @@ from stages.lib import paths
 from stages.lib.cli import run
 from stages.lib.config import Params, load_params
 from stages.lib.files import atomic_path, write_json
-from stages.lib.plots import write_plots
-from stages.lib.summary import add_costs, collect, comparisons, render_markdown
+from stages.lib.plots import learning_curve, write_learning_curve, write_plots
+from stages.lib.summary import add_costs, collect, comparisons, render_curve, render_markdown
 
 
 def main() -> None:
@@ -16,14 +16,21 @@ def main() -> None:
     write_json("metrics/summary.json", {f"{r['task']}/{r['method']}": r for r in rows})
     with atomic_path("metrics/plots") as tmp:
         write_plots(tmp, rows)
+        write_learning_curve(tmp, params.learning_curve.task, params.learning_curve.sizes, rows)
     sentences = comparisons(params.report.tasks)
-    body = (render_markdown(rows) + "\n\n**Is the difference real?** Paired on the same test rows (bootstrap "
-            f"interval of the accuracy difference, exact McNemar test, {params.evaluate.confidence:.0%}):\n\n"
-            + "\n".join(f"- {line}" for line in sentences))
+    curve = render_curve(params.learning_curve.task,
+                         learning_curve(params.learning_curve.task, params.learning_curve.sizes, rows))
+
+    def body(image_dir: str) -> str:
+        return (render_markdown(rows) + "\n\n**Is the difference real?** Paired on the same test rows (bootstrap "
+                f"interval of the accuracy difference, exact McNemar test, {params.evaluate.confidence:.0%}):\n\n"
+                + "\n".join(f"- {line}" for line in sentences)
+                + f"\n\n{curve}\n\n![learning curve]({image_dir}/learning_curve.png)")
+
     with atomic_path("metrics/report.md") as tmp:
-        tmp.write_text("# Fine-tuning vs prompting: results\n\n" + body + "\n", encoding="utf-8")
-    update_readme("README.md", body, params)
-    print(body)
+        tmp.write_text("# Fine-tuning vs prompting: results\n\n" + body("plots/png") + "\n", encoding="utf-8")
+    update_readme("README.md", body("metrics/plots/png"), params)
+    print(body("metrics/plots/png"))
 
 
 def update_readme(path: str, table: str, params: Params) -> None:

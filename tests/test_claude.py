@@ -159,3 +159,17 @@ def test_missing_key_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(PipelineError, match="ANTHROPIC_API_KEY"):
         ClaudeBackend.from_params(None, "sonnet", "t/zero_shot")
+
+
+def test_long_inputs_are_cut_before_they_are_estimated_or_sent(fake, tmp_path):
+    from stages.lib.methods.llm import PromptClassifier
+
+    clf = PromptClassifier({"system": "s", "fields": ["N"], "labels": LABELS, "examples": []}, backend(fake, tmp_path),
+                           mode="constrained", max_input_tokens=10)
+    preds = clf.fit([], []).predict([{"id": "1", "text": "word " * 1000, "labels": {"N": "Cuts"}},
+                                     {"id": "2", "text": "short", "labels": {"N": "Cuts"}}])
+    assert [p["truncated"] for p in preds] == [True, False]
+    contents = [r["messages"][0]["content"] for r in sent(fake)]
+    assert sorted(map(len, contents)) == [5, 40]  # 10 tokens at 4 characters each
+    counted = [r["messages"][0]["content"] for r in sent(fake, "/v1/messages/count_tokens")]
+    assert all(len(c) <= 40 for c in counted)  # the estimate counted the cut text

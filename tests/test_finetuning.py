@@ -16,7 +16,8 @@ CFG = Finetune(
     target_modules=["q_proj", "v_proj"], top_layers=1, learning_rate=1e-3, scheduler="constant", warmup_steps=0,
     epochs=1, batch_size=2, gradient_accumulation_steps=1, gradient_checkpointing=False, max_length=128,
     eval_strategy="epoch", eval_steps=None, logging_steps=1, patience=2, max_train_samples=None,
-    max_val_samples=None, max_steps=None, checkpoint_dir=None,
+    max_val_samples=None, max_steps=None, max_input_tokens=None, processes=1, loss="answer_logits",
+    checkpoint_dir=None,
 )
 TRAIN = [record(i, f"report number {i} about a {'fall' if i % 2 else 'cut'}", y="Fractures" if i % 2 else "Cuts",
                 z="Leg" if i % 2 else "Hand") for i in range(8)]
@@ -33,7 +34,7 @@ def single(rows):
     (TRAIN, json.dumps({"y": "Cuts", "z": "Hand"})),
 ])
 def test_loss_mask_covers_exactly_the_answer(tiny_model_dir, tmp_path, rows, answer):
-    trainer = finetuning.build_trainer(CFG, rows, rows[:2], str(tiny_model_dir), str(tmp_path), seed=0)
+    _, _, trainer = finetuning.build_trainer(CFG, rows, rows[:2], str(tiny_model_dir), str(tmp_path), seed=0)
     example = trainer.train_dataset[0]
     tok = trainer.processing_class
     trained = [t for t, lb in zip(example["input_ids"], example["labels"]) if lb != -100]
@@ -45,7 +46,7 @@ def test_loss_mask_covers_exactly_the_answer(tiny_model_dir, tmp_path, rows, ans
 def test_answer_loss_matches_full_logits_loss(tiny_model_dir, tmp_path):
     import torch
 
-    trainer = finetuning.build_trainer(CFG, single(TRAIN), single(VAL), str(tiny_model_dir), str(tmp_path), seed=0)
+    _, _, trainer = finetuning.build_trainer(CFG, single(TRAIN), single(VAL), str(tiny_model_dir), str(tmp_path), seed=0)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
     with torch.no_grad():
         ours = finetuning.answer_loss(trainer.model, batch)
@@ -72,9 +73,27 @@ def test_train_save_reload_predict_and_resume(tiny_model_dir, tmp_path):
 
     for c in sorted(ckpt.glob("*/checkpoint-*"))[1:]:
         shutil.rmtree(c)
+    first_epoch = json.loads(next(ckpt.glob("*/checkpoint-4/training_seconds.json")).read_text())["seconds"]
     resumed = finetuning.train(cfg, TRAIN, VAL, str(tiny_model_dir), tmp_path / "adapter2", ckpt, seed=0)
     assert resumed["resumed"] and resumed["steps"] == 8 and len(resumed["eval_losses"]) == 2
+    assert resumed["train_seconds"] > first_epoch > 0  # the whole cost: the interrupted run's epoch counts too
+    assert resumed["train_loss"] == pytest.approx(metrics["train_loss"], rel=1e-3)  # from the whole log history
 
     # A different recipe never resumes a stale checkpoint.
     other = finetuning.train(replace(cfg, learning_rate=5e-4), TRAIN, VAL, str(tiny_model_dir), tmp_path / "a3", ckpt, seed=0)
     assert not other["resumed"]
+
+
+def test_long_texts_are_cut_the_same_way_in_training_and_inference(tiny_model_dir, tmp_path):
+    """A text far past max_length keeps its answer: the text is cut to the input budget, never the answer."""
+    long = [record(i, "word " * 2000 + f"case {i}", y="Cuts" if i % 2 else "Fractures") for i in range(4)]
+    train_data, _, trainer = finetuning.build_trainer(CFG, long, long[:2], str(tiny_model_dir), str(tmp_path), seed=0)
+    assert all(cut for _, cut in train_data)
+    example = trainer.train_dataset[0]
+    assert len(example["input_ids"]) <= CFG.max_length
+    trained = [t for t, lb in zip(example["input_ids"], example["labels"]) if lb != -100]
+    assert trainer.processing_class.decode(trained).strip() in ("Cuts<|im_end|>", "Fractures<|im_end|>")
+    budget = finetuning.input_budget(CFG, trainer.processing_class, long)
+    lm = local_lm.LocalLM(*local_lm.load(str(tiny_model_dir)), progress=False)
+    text, cut = lm.truncate(long[0]["text"], budget, CFG.system)
+    assert cut and text == train_data[0][0]["prompt"][1]["content"]  # inference sees what training saw

@@ -66,7 +66,7 @@ def runs_code(rel: str) -> bool:
 
 def stage_closure(name: str) -> tuple[set[str], set[str]]:
     body = STAGES[name].get("do", STAGES[name])
-    mods = re.findall(r"python3? -m ([\w.]+)", body["cmd"])
+    mods = re.findall(r"-m ([\w.]+)", body["cmd"])
     assert mods, f"stage {name}: command does not run a project module"
     files, external = set(), set()
     for m in mods:
@@ -115,6 +115,7 @@ def test_the_test_catches_a_missing_dep(tmp_path, monkeypatch):
 def test_stage_modules_are_short_entry_points_and_library_names_are_distinct():
     entry = sorted(p for p in (ROOT / "stages").glob("*.py") if p.name != "__init__.py")
     commands = " ".join(STAGES[s].get("do", STAGES[s])["cmd"] for s in STAGES)
+    commands += " stages.classify "  # the one command that is not a stage: it applies a built method to new data
     for p in entry:
         assert f"stages.{p.stem} " in commands + " ", f"{p.name} is not a stage's entry point"
         assert len(p.read_text().splitlines()) <= 60, f"{p.name} is longer than an entry point should be"

@@ -36,6 +36,7 @@ def repo(tmp_path_factory):
     params["tasks"]["balanced"]["top_n"] = 4
     params["tasks"]["multitask"]["min_count"] = 15
     params["report"]["tasks"] = ["balanced", "multitask"]
+    params["learning_curve"] = {"task": "balanced", "sizes": [8]}
     params["finetune"].update({"max_train_samples": 16, "max_val_samples": 8, "epochs": 1, "top_layers": 1, "batch_size": 4})
     for m in ("zero_shot", "few_shot", "few_shot_knn"):
         params["methods"][m]["batch_size"] = 8
@@ -158,4 +159,38 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
         assert len(again) == len(bodies)  # 0 repeated requests
     finally:
         sh(f"{sys.executable} -m dvc queue stop", repo, check=False)
+        sh("git checkout -- params.yaml", repo, check=False)  # the workspace run left model=sonnet there
         fake.close()
+
+
+def test_two_processes_train_one_adapter_and_shard_predictions_identically(repo):
+    """finetune.processes / methods.<m>.processes = 2: the stages rerun themselves under torchrun (gloo on CPU).
+    torchrun runs each process on one thread, so the single-process reference does too (same float sums)."""
+    import json
+
+    original = (repo / "params.yaml").read_text()
+
+    def run(processes: int, batch_size: int) -> tuple[list, dict]:
+        params = yaml.safe_load(original)
+        params["model"] = params["base_model"] = "tiny-random"
+        params["methods"]["zero_shot"]["processes"] = params["finetune"]["processes"] = processes
+        params["finetune"]["batch_size"] = batch_size
+        params["finetune"]["checkpoint_dir"] = str(repo.parent / f"checkpoints-{processes}")  # train, not resume
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        sh(f"{sys.executable} -m stages.predict_prompted --task balanced --method zero_shot", repo, OMP_NUM_THREADS="1")
+        sh(f"{sys.executable} -m stages.finetune --task balanced", repo, OMP_NUM_THREADS="1")
+        preds = [json.loads(line) for line in (repo / "data/predictions/balanced/zero_shot.jsonl").open()]
+        return [(p["id"], p["pred"]) for p in preds], json.loads((repo / "metrics/train/balanced.json").read_text())
+
+    try:
+        single_preds, single = run(1, 4)
+        multi_preds, multi = run(2, 2)  # 2 processes x half the batch: the same rows per optimiser step
+    finally:
+        (repo / "params.yaml").write_text(original)
+    assert multi_preds == single_preds  # one file, in input order, the same answers
+    assert single["world_size"] == 1 and multi["world_size"] == 2  # really two processes
+    assert (repo / "models/adapters/balanced/adapter_model.safetensors").exists()
+    assert not list((repo / "models/adapters").glob(".balanced*"))  # one adapter, no stray temporary copy
+    assert multi["steps"] == single["steps"]
+    assert multi["train_loss"] == pytest.approx(single["train_loss"], rel=0.02)  # loss scaled as one process
+    assert multi["eval_losses"] == pytest.approx(single["eval_losses"], rel=0.02)

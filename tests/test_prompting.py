@@ -41,6 +41,12 @@ def test_few_shot_uses_validation_errors_and_training_examples_only():
 class EchoBackend:
     """Records what the classifier asked for."""
 
+    def truncate(self, text, max_tokens, system):
+        return text, False
+
+    def describe(self):
+        return {"provider": "echo"}
+
     def classify(self, system, texts, fields, labels, user_prefixes=None):
         self.prefixes = user_prefixes
         return [{"pred": {f: labels[f][0] for f in fields}, "raw": "", "input_tokens": 1, "output_tokens": 1,

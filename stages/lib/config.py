@@ -56,11 +56,14 @@ class Prices:  # USD per million tokens
 
 @dataclass(frozen=True)
 class Model:
-    provider: str                      # local | anthropic
-    source: str | None = None          # local: pypi:<pkg>/<file>.gguf, hf:<hub id> or random:<pypi source>
-    id: str | None = None              # anthropic: the API model id
-    prices: Prices | None = None       # anthropic
+    provider: str                        # local | anthropic
+    source: str | None = None            # local: pypi:<pkg>/<file>.gguf, hf:<hub id> or random:<pypi source>
+    engine: str | None = None            # local: transformers (our decoder) | vllm (GPU serving engine)
+    tensor_parallel: int | None = None   # local, vllm: GPUs one model is split across
+    id: str | None = None                # anthropic: the API model id
+    prices: Prices | None = None         # anthropic
     min_cache_tokens: int | None = None  # anthropic: shortest prefix the API caches (shorter ones silently are not)
+    context_tokens: int | None = None    # anthropic: the context window
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,10 @@ class Finetune:
     max_train_samples: int | None
     max_val_samples: int | None
     max_steps: int | None
+    max_input_tokens: int | None  # texts are cut to this many tokens in training and inference (null: what
+                                  # max_length leaves after the template, system turn and longest answer)
+    processes: int                # data-parallel training processes (torchrun); 1 = plain
+    loss: str                     # answer_logits (LM head at answer positions only) | trl (TRL's completion loss)
     checkpoint_dir: str | None  # null: the per-user cache directory (survives `dvc exp run --queue`)
 
 
@@ -123,17 +130,20 @@ class PromptMethod:
     mode: str                    # constrained | generate
     batch_size: int
     max_new_tokens: int          # generate mode
+    max_input_tokens: int | None  # texts are cut to this many tokens (null: what the context leaves)
     knn: int                     # >0: that many nearest training examples before each sample
+    processes: int               # local models: data-parallel processes (torchrun), rows sharded
     classes: int | None = None   # mined few-shot: how many mispredicted validation classes get examples
     per_class: int | None = None
 
 
 @dataclass(frozen=True)
-class FinetunedMethod:
+class FinetunedMethod:  # inputs are cut exactly as in training (finetune.max_input_tokens)
     type: str
     mode: str
     batch_size: int
     max_new_tokens: int
+    processes: int
 
 
 METHOD_TYPES = {"tfidf": TfidfMethod, "prompt": PromptMethod, "finetuned": FinetunedMethod}
@@ -145,6 +155,12 @@ class Evaluate:
     bootstrap: int       # resamples for the confidence intervals and paired differences (seeded by `seed`)
     confidence: float    # e.g. 0.95
     reference: str       # the method every other one is compared with, row by row
+
+
+@dataclass(frozen=True)
+class LearningCurve:
+    task: str
+    sizes: list[int]     # training rows per point; the full-size runs of the pipeline add the last points
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,7 @@ class Params:
     prompts: Prompts
     methods: dict[str, TfidfMethod | PromptMethod | FinetunedMethod]
     evaluate: Evaluate
+    learning_curve: LearningCurve
     costs: Costs
     report: Report
 
@@ -256,11 +273,14 @@ def _check(p: Params) -> None:
         if t.sampling not in ("balanced", "imbalanced"):
             raise PipelineError(f"params.yaml: tasks.{name}.sampling {t.sampling!r} is not balanced or imbalanced")
     for name, m in p.models.items():
-        need = {"local": ["source"], "anthropic": ["id", "prices", "min_cache_tokens"]}.get(m.provider)
+        need = {"local": ["source", "engine", "tensor_parallel"],
+                "anthropic": ["id", "prices", "min_cache_tokens", "context_tokens"]}.get(m.provider)
         if need is None:
             raise PipelineError(f"params.yaml: models.{name}.provider {m.provider!r} is not local or anthropic")
         if missing := [k for k in need if getattr(m, k) is None]:
             raise PipelineError(f"params.yaml: models.{name}.{missing[0]}: missing")
+        if m.provider == "local" and m.engine not in ("transformers", "vllm"):
+            raise PipelineError(f"params.yaml: models.{name}.engine {m.engine!r} is not transformers or vllm")
     p.model_entry(p.base_model), p.model_entry(p.model)
     if p.models[p.base_model].provider != "local":
         raise PipelineError(f"params.yaml: base_model {p.base_model!r} must be a local model")
@@ -271,10 +291,13 @@ def _check(p: Params) -> None:
         p.task(t)
     for m in p.report.methods:
         p.method(m)
+    p.task(p.learning_curve.task)
     if p.evaluate.reference not in p.report.methods:
         raise PipelineError(f"params.yaml: evaluate.reference {p.evaluate.reference!r} is not in report.methods")
     if not 0 < p.evaluate.confidence < 1:
         raise PipelineError("params.yaml: evaluate.confidence must be between 0 and 1")
+    if p.finetune.loss not in ("answer_logits", "trl"):
+        raise PipelineError(f"params.yaml: finetune.loss {p.finetune.loss!r} is not answer_logits or trl")
     if abs(p.split.train + p.split.val + p.split.test - 1) > 1e-6:
         raise PipelineError("params.yaml: split.train + split.val + split.test must be 1")
 

@@ -77,6 +77,10 @@ def comparison(task: str) -> Path:
     return Path(f"metrics/compare/{task}.json")
 
 
+def curve_point(size: int) -> Path:
+    return Path(f"metrics/curve/{size}.json")
+
+
 def eval_dir() -> Path:
     return Path("metrics/eval")
 

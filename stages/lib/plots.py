@@ -73,3 +73,53 @@ def write_plots(out_dir: Path | str, rows: list[dict]) -> None:
         fig.tight_layout()
         fig.savefig(png / f"per_class_f1_{task}.png", dpi=80)
         plt.close(fig)
+
+
+def learning_curve(task: str, sizes: list[int], rows: list[dict]) -> dict[str, list[dict]]:
+    """Per method, its accuracy at each curve size and at the pipeline's full-size run; zero-shot, which learns
+    from no rows, as a flat reference across the same range."""
+    points: dict[str, list[dict]] = {}
+    for size in sizes:
+        if paths.curve_point(size).exists():
+            for method, m in read_json(paths.curve_point(size))["methods"].items():
+                points.setdefault(method, []).append(m)
+    full = {r["method"]: r for r in rows if r["task"] == task}
+    for method in list(points):
+        if method in full:
+            points[method].append(full[method])
+    out = {m: sorted(({"method": m, "train_rows": p["train_rows"], "accuracy": p["accuracy"],
+                       "accuracy_low": p["accuracy_ci"]["low"], "accuracy_high": p["accuracy_ci"]["high"]} for p in pts),
+                     key=lambda p: p["train_rows"]) for m, pts in points.items()}
+    if "zero_shot" in full and out:
+        z = full["zero_shot"]
+        xs = sorted({p["train_rows"] for pts in out.values() for p in pts})
+        out["zero_shot"] = [{"method": "zero_shot", "train_rows": x, "accuracy": z["accuracy"],
+                             "accuracy_low": z["accuracy_ci"]["low"], "accuracy_high": z["accuracy_ci"]["high"]}
+                            for x in (xs[0], xs[-1])]
+    return out
+
+
+def write_learning_curve(out_dir: Path | str, task: str, sizes: list[int], rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = learning_curve(task, sizes, rows)
+    (Path(out_dir) / "learning_curve").mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for method, pts in sorted(curves.items()):
+        write_json(Path(out_dir) / "learning_curve" / f"{method}.json", pts)
+        xs = [p["train_rows"] for p in pts]
+        line = ax.plot(xs, [p["accuracy"] for p in pts], marker="o" if method != "zero_shot" else None,
+                       linestyle="--" if method == "zero_shot" else "-", label=method)[0]
+        ax.fill_between(xs, [p["accuracy_low"] for p in pts], [p["accuracy_high"] for p in pts],
+                        color=line.get_color(), alpha=0.15)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("labelled training rows (log scale)")
+    ax.set_ylabel("test accuracy (band: 95% bootstrap interval)")
+    ax.set_title(f"learning curve · {task}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(Path(out_dir) / "png" / "learning_curve.png", dpi=80)
+    plt.close(fig)

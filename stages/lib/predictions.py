@@ -15,16 +15,28 @@ def task_labels(task: str) -> dict[str, list[str]]:
     return read_json(paths.task_labels(task))
 
 
-def fit_predict_write(clf: Classifier, task: str, method: str, splits: list[str]) -> None:
+class Serial:
+    """One process: predict all rows here (see `sharding.DataParallel` for several)."""
+    is_main = True
+
+    def map(self, fn, records: list) -> list:
+        return fn(records)
+
+
+def fit_predict_write(clf: Classifier, task: str, method: str, splits: list[str], parallel=Serial()) -> None:
     data = task_data(task, splits)
     clf.fit(data["train"], data["val"])
     for split in splits:
         with Timer() as t:
-            preds = clf.predict(data[split])
+            preds = parallel.map(clf.predict, data[split])
         if len(preds) != len(data[split]):  # a failure is never a result
             raise RuntimeError(f"{task}/{method} {split}: {len(preds)} predictions for {len(data[split])} rows")
+        if not parallel.is_main:
+            continue
+        truncated = sum(bool(p.get("truncated")) for p in preds)
         write_jsonl(paths.predictions(task, method, split), preds)
         write_json(paths.predictions_meta(task, method, split),
                    {"fit_seconds": clf.fit_seconds_, "predict_seconds": t.seconds, "n": len(preds),
                     "train_rows": clf.train_rows_, **clf.describe()})
-        print(f"{task}/{method} {split}: {len(preds)} predictions in {t.seconds:.1f}s")
+        print(f"{task}/{method} {split}: {len(preds)} predictions in {t.seconds:.1f}s"
+              + (f"; {truncated} inputs truncated to the model's input budget" if truncated else ""))

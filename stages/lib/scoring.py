@@ -65,6 +65,7 @@ def evaluate(predictions: list[dict], labels: dict[str, list[str]], meta: dict, 
     headline = {"n": n, "train_rows": meta["train_rows"]}
     for name, v in values.items():
         headline[name], headline[f"{name}_ci"] = float(v[0]), dict(zip(("low", "high"), interval(v, confidence)))
+    headline["truncated_rows"] = sum(bool(p.get("truncated")) for p in predictions)
     headline["invalid_rate"] = sum(p["pred"] is None or any(v is None for v in p["pred"].values())
                                    for p in predictions) / n
     if any(p.get("cost_usd") is not None for p in predictions):  # measured by the API; local costs: the report

@@ -11,14 +11,17 @@ import dataclasses
 import hashlib
 import json
 import resource
+import statistics
 import time
 from pathlib import Path
 
 import torch
+from transformers import TrainerCallback
 
 from stages.lib.config import Finetune
 from stages.lib.errors import PipelineError
 from stages.lib.templates import answer_text
+from stages.lib.tokens import truncate_tokens
 
 
 def device(cfg: Finetune) -> str:
@@ -30,11 +33,26 @@ def device(cfg: Finetune) -> str:
     return wanted
 
 
-def conversation(record: dict, system: str) -> dict:
+def conversation(record: dict, system: str, tokenizer, max_input_tokens: int) -> tuple[dict, bool]:
+    """The study's format; the text is cut to `max_input_tokens` exactly as inference cuts it, so the answer is
+    never the part that `max_length` drops."""
+    text, cut = truncate_tokens(tokenizer, record["text"], max_input_tokens)
     return {
-        "prompt": [{"role": "system", "content": system}, {"role": "user", "content": record["text"]}],
+        "prompt": [{"role": "system", "content": system}, {"role": "user", "content": text}],
         "completion": [{"role": "assistant", "content": answer_text(record["labels"])}],
-    }
+    }, cut
+
+
+def input_budget(cfg: Finetune, tokenizer, rows: list[dict]) -> int:
+    """`finetune.max_input_tokens`, or by default what `max_length` leaves after the chat template, the system
+    turn and the longest answer in the data."""
+    if cfg.max_input_tokens is not None:
+        return cfg.max_input_tokens
+    prompt = conversation({"text": "", "labels": {}}, cfg.system, tokenizer, 1)[0]["prompt"]
+    template = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    overhead = len(tokenizer.encode(template, add_special_tokens=False))
+    answer = max(len(tokenizer.encode(answer_text(r["labels"]), add_special_tokens=False)) for r in rows)
+    return max(cfg.max_length - overhead - answer - 2, 1)  # 2: the end-of-turn tokens after the answer
 
 
 def lora_config(cfg: Finetune, num_layers: int):
@@ -74,27 +92,33 @@ def fingerprint(cfg: Finetune, train: list[dict], val: list[dict], base: str) ->
 
 
 def answer_loss(model, inputs: dict, num_items_in_batch=None):
-    """Cross-entropy on the answer tokens, with LM-head logits computed only there. TRL's loss runs the LM
-    head (49k x hidden for SmolLM2) at every prompt position; on a small model on a CPU that is most of a step."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = base.model(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
-                        position_ids=inputs.get("position_ids"), use_cache=False).last_hidden_state
-    labels = inputs["labels"][:, 1:]
-    keep = labels != -100
-    logits = base.lm_head(hidden[:, :-1][keep]).float()
-    n = num_items_in_batch if num_items_in_batch is not None else keep.sum()
-    return torch.nn.functional.cross_entropy(logits, labels[keep], reduction="sum") / torch.as_tensor(n).clamp(min=1)
+    """Cross-entropy on the answer tokens, with LM-head logits computed only there (TRL's loss runs the LM head,
+    49k x hidden for SmolLM2, at every prompt position; on a small model on a CPU that is most of a step).
+    The positions go to the model's own forward as a boolean `logits_to_keep`, so whatever wraps the model (DDP,
+    FSDP, DeepSpeed) runs its forward and synchronises gradients as usual."""
+    labels = inputs["labels"]
+    positions = torch.zeros_like(labels, dtype=torch.bool)
+    positions[:, :-1] = labels[:, 1:] != -100  # position j predicts token j + 1
+    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
+                   position_ids=inputs.get("position_ids"), logits_to_keep=positions, use_cache=False).logits
+    n = num_items_in_batch if num_items_in_batch is not None else positions.sum()
+    return (torch.nn.functional.cross_entropy(logits.float(), labels[:, 1:][positions[:, :-1]], reduction="sum")
+            / torch.as_tensor(n).clamp(min=1))
 
 
 def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, output_dir: str, seed: int,
                   live_dir: str | None = None):
+    """The trainer, with the conversations it trains on: (train_data, val_data, trainer), each datum a
+    (conversation, whether its text was truncated) pair."""
     from datasets import Dataset
     from transformers import EarlyStoppingCallback
     from trl import SFTConfig, SFTTrainer
 
     dev = device(cfg)
     model, tokenizer = load_base(base, dev, cfg)
-    system = cfg.system
+    budget = input_budget(cfg, tokenizer, train + val)
+    train_data = [conversation(r, cfg.system, tokenizer, budget) for r in train]
+    val_data = [conversation(r, cfg.system, tokenizer, budget) for r in val]
     args = SFTConfig(
         output_dir=output_dir,
         num_train_epochs=cfg.epochs,
@@ -134,38 +158,68 @@ def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, 
     class AnswerLossSFTTrainer(SFTTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             loss = answer_loss(model, inputs, num_items_in_batch)
+            if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+                # the count is summed over all processes and DDP averages gradients: scale back, as Trainer does
+                loss = loss * self.accelerator.num_processes
             return (loss, None) if return_outputs else loss
 
-    return AnswerLossSFTTrainer(
+    trainer_class = {"answer_logits": AnswerLossSFTTrainer, "trl": SFTTrainer}[cfg.loss]
+    return train_data, val_data, trainer_class(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list([conversation(r, system) for r in train]),
-        eval_dataset=Dataset.from_list([conversation(r, system) for r in val]),
+        train_dataset=Dataset.from_list([c for c, _ in train_data]),
+        eval_dataset=Dataset.from_list([c for c, _ in val_data]),
         processing_class=tokenizer,
         peft_config=lora_config(cfg, model.config.num_hidden_layers),
         callbacks=callbacks,
     )
 
 
+class TrainingClock(TrainerCallback):
+    """Training seconds across interruptions: each checkpoint records the seconds spent up to it, and a resumed
+    run starts its clock there, so the up-front cost of an interrupted-and-resumed run is its whole cost."""
+    FILE = "training_seconds.json"
+
+    def __init__(self):
+        self.before, self.start = 0.0, time.perf_counter()
+
+    def total(self) -> float:
+        return self.before + time.perf_counter() - self.start
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.perf_counter()
+        if state.global_step:  # resumed: the checkpoint it resumed from says what came before
+            done = Path(args.output_dir, f"checkpoint-{state.global_step}", self.FILE)
+            self.before = json.loads(done.read_text())["seconds"] if done.exists() else 0.0
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            path = Path(args.output_dir, f"checkpoint-{state.global_step}", self.FILE)
+            if path.parent.exists():
+                path.write_text(json.dumps({"seconds": self.total()}))
+
+
 def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], base: str, adapter_out: Path,
           checkpoints_root: Path, seed: int, live_dir: str | None = None) -> dict:
     """Fine-tune, resuming from the checkpoints an interrupted run of the same recipe, data and base model left
     under `checkpoints_root/<fingerprint>` (so checkouts and queued experiments share them safely).
-    Saves the best adapter to `adapter_out`; returns the training metrics."""
+    Saves the best adapter to `adapter_out` (from the main process only); returns the training metrics."""
     checkpoints = Path(checkpoints_root) / fingerprint(cfg, train_rows, val_rows, base)
     checkpoints.mkdir(parents=True, exist_ok=True)
     resume = any(checkpoints.glob("checkpoint-*"))
     print(f"checkpoints: {checkpoints}" + (" (resuming)" if resume else ""))
 
-    trainer = build_trainer(cfg, train_rows, val_rows, base, str(checkpoints), seed, live_dir)
+    train_data, _, trainer = build_trainer(cfg, train_rows, val_rows, base, str(checkpoints), seed, live_dir)
     n_tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume or None)
-    seconds = time.perf_counter() - start
-    trainer.model.save_pretrained(adapter_out)
-    trainer.processing_class.save_pretrained(adapter_out)
+    clock = TrainingClock()
+    trainer.add_callback(clock)
+    trainer.train(resume_from_checkpoint=resume or None)
+    seconds = clock.total()
+    if trainer.is_world_process_zero():  # one adapter, however many processes trained it
+        trainer.model.save_pretrained(adapter_out)
+        trainer.processing_class.save_pretrained(adapter_out)
     epochs = trainer.state.epoch or 0
     history = [h for h in trainer.state.log_history if "eval_loss" in h]
     return {
@@ -174,10 +228,14 @@ def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], base: str
         "epochs": epochs,
         "steps": trainer.state.global_step,
         "train_samples": len(train_rows),
+        "truncated_rows": sum(cut for _, cut in train_data),
+        "max_input_tokens": input_budget(cfg, trainer.processing_class, train_rows + val_rows),  # inference cuts alike
+        "world_size": trainer.args.world_size,
         "train_tokens": n_tokens,
-        "train_samples_per_s": result.metrics.get("train_samples_per_second"),
+        "train_samples_per_s": len(train_rows) * epochs / seconds if seconds else None,
         "train_tokens_per_s": n_tokens * epochs / seconds if seconds else None,
-        "train_loss": result.metrics.get("train_loss"),
+        "train_loss": statistics.fmean(losses) if (losses := [h["loss"] for h in trainer.state.log_history
+                                                              if "loss" in h]) else None,
         "best_eval_loss": trainer.state.best_metric,
         "eval_losses": [h["eval_loss"] for h in history],
         "peak_memory_mb": (torch.cuda.max_memory_allocated() if torch.cuda.is_available()

@@ -107,3 +107,21 @@ def render_markdown(rows: list[dict], columns=COLUMNS) -> str:
 
     table = [[cell(r, k, fmt) for k, _, fmt in columns] for r in rows]
     return tabulate(table, headers=[h for _, h, _ in columns], tablefmt="github", disable_numparse=True)
+
+
+def render_curve(task: str, curves: dict[str, list[dict]]) -> str:
+    """The learning curve as a table: one row per method, accuracy [interval] at each number of training rows."""
+    if not curves:
+        return ""
+    sizes = sorted({p["train_rows"] for m, pts in curves.items() if m != "zero_shot" for p in pts})
+    table = []
+    for method, pts in sorted(curves.items()):
+        if method == "zero_shot":
+            p = pts[0]
+            table.append([method] + [f"{p['accuracy']:.1%}" if i == 0 else "″" for i in range(len(sizes))])
+            continue
+        at = {p["train_rows"]: p for p in pts}
+        table.append([method] + [f"{at[s]['accuracy']:.1%} [{at[s]['accuracy_low']:.1%}–{at[s]['accuracy_high']:.1%}]"
+                                 if s in at else "—" for s in sizes])
+    return (f"Learning curve on `{task}` (test accuracy [interval] by labelled training rows):\n\n"
+            + tabulate(table, headers=["method", *map(str, sizes)], tablefmt="github", disable_numparse=True))

@@ -43,3 +43,14 @@ def with_examples(prompt: dict, examples: list[dict]) -> dict:
         return prompt
     system = prompt["system"] + "\n\nHere are some examples:\n\n" + examples_block(examples)
     return {**prompt, "system": system, "examples": examples}
+
+
+def answer_schema(fields: list[str], labels: dict[str, list[str]]) -> dict:
+    return {"type": "object", "properties": {f: {"type": "string", "enum": labels[f]} for f in fields},
+            "required": list(fields), "additionalProperties": False}
+
+
+def answer_budget(fields: list[str], labels: dict[str, list[str]]) -> int:
+    """Output tokens the longest allowed answer can take: its JSON at a generous 2 characters per token."""
+    longest = json.dumps({f: max(labels[f], key=len) for f in fields}, ensure_ascii=False)
+    return len(longest) // 2 + 16

@@ -31,6 +31,8 @@ from stages.lib.config import Params
 from stages.lib.errors import PipelineError
 from stages.lib.files import atomic_path, read_json, write_json
 from stages.lib.paths import user_cache
+from stages.lib.templates import answer_budget, answer_schema
+from stages.lib.tokens import CHARS_PER_TOKEN, truncate_chars
 
 
 def cost(usage: dict, prices: dict, batch: bool = False) -> float:
@@ -39,17 +41,6 @@ def cost(usage: dict, prices: dict, batch: bool = False) -> float:
                + (usage.get("cache_creation_input_tokens") or 0) * prices["cache_write"]
                + (usage.get("cache_read_input_tokens") or 0) * prices["cache_read"]) / 1e6
     return dollars * (1 - prices["batch_discount"]) if batch else dollars
-
-
-def answer_schema(fields: list[str], labels: dict[str, list[str]]) -> dict:
-    return {"type": "object", "properties": {f: {"type": "string", "enum": labels[f]} for f in fields},
-            "required": list(fields), "additionalProperties": False}
-
-
-def answer_budget(fields: list[str], labels: dict[str, list[str]]) -> int:
-    """Output tokens the longest allowed answer can take: its JSON at a generous 2 characters per token."""
-    longest = json.dumps({f: max(labels[f], key=len) for f in fields}, ensure_ascii=False)
-    return len(longest) // 2 + 16
 
 
 class BudgetExceeded(PipelineError):
@@ -88,10 +79,11 @@ def make_client(**kwargs):
 
 class ClaudeBackend:
     def __init__(self, client, model_id: str, prices: dict, cache_dir: str | Path, max_usd: float,
-                 min_cache_tokens: int, max_tokens: int | None = None, batch: bool = False, concurrency: int = 8,
-                 max_consecutive_failures: int = 5, poll_seconds: float = 30, progress: bool = True):
+                 min_cache_tokens: int, context_tokens: int = 200_000, max_tokens: int | None = None,
+                 batch: bool = False, concurrency: int = 8, max_consecutive_failures: int = 5, poll_seconds: float = 30, progress: bool = True):
         self.client, self.model_id, self.prices = client, model_id, prices
         self.cache_dir, self.max_usd, self.min_cache_tokens = Path(cache_dir), max_usd, min_cache_tokens
+        self.context_tokens = context_tokens
         self.max_tokens, self.batch, self.concurrency = max_tokens, batch, concurrency
         self.max_consecutive_failures, self.poll_seconds, self.progress = max_consecutive_failures, poll_seconds, progress
 
@@ -102,11 +94,17 @@ class ClaudeBackend:
         entry, cfg = params.model_entry(name), params.claude
         client = make_client(max_retries=cfg.max_retries, timeout=cfg.timeout_s)
         return cls(client, entry.id, dataclasses.asdict(entry.prices), cfg.cache_dir or user_cache("claude"),
-                   cfg.max_usd, entry.min_cache_tokens, cfg.max_tokens, cfg.batch, cfg.concurrency,
-                   cfg.max_consecutive_failures, cfg.poll_seconds)
+                   cfg.max_usd, entry.min_cache_tokens, entry.context_tokens, cfg.max_tokens, cfg.batch,
+                   cfg.concurrency, cfg.max_consecutive_failures, cfg.poll_seconds)
 
     def describe(self) -> dict:
         return {"model": self.model_id, "provider": "anthropic", "batch": self.batch}
+
+    def truncate(self, text: str, max_tokens: int | None, system: str | None) -> tuple[str, bool]:
+        """Claude's tokenizer is not at hand: the cut is by characters at a conservative 4 per token."""
+        if max_tokens is None:
+            max_tokens = self.context_tokens - len(system or "") // CHARS_PER_TOKEN - 1024
+        return truncate_chars(text, max_tokens)
 
     # -- requests and the response cache -------------------------------------------------------------------------
 

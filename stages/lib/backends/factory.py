@@ -1,9 +1,8 @@
-"""The prompted model of `params.model` as a backend: the prepared local base model, or Claude."""
+"""The prompted model of `params.model` as a backend: the prepared local base model (on its engine), or Claude."""
 from __future__ import annotations
 
 from stages.lib.config import Params
 from stages.lib.errors import PipelineError
-from stages.lib.paths import BASE_MODEL
 
 
 def build_backend(params: Params, batch_size: int, stage: str):
@@ -13,9 +12,9 @@ def build_backend(params: Params, batch_size: int, stage: str):
         if name != params.base_model:
             raise PipelineError(f"params.yaml: model {name!r} is local; local prompting uses the prepared base model, "
                                 f"so set base_model={name} as well (dvc exp run -S model={name} -S base_model={name})")
-        from stages.lib.backends.local import LocalLM, load
+        from stages.lib.backends.engines import local_backend
 
-        return LocalLM(*load(str(BASE_MODEL)), batch_size=batch_size, info={"model": name})
+        return local_backend(name, entry, batch_size)
     from stages.lib.backends.claude import ClaudeBackend
 
     return ClaudeBackend.from_params(params, name, stage)

@@ -12,7 +12,9 @@ Two ways to answer:
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -21,19 +23,32 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from stages.lib.methods.base import batched
+from stages.lib.tokens import truncate_tokens
 
 SENTINEL = "\u0000TEXT\u0000"
+ANSWER_ROOM = 256  # tokens kept free for few-shot examples' framing and the answer when bounding an input
 
 
-def load(path: str, adapter: str | None = None, dtype=torch.float32):
+def load(path: str, adapter: str | None = None):
+    """The model on the GPU in bf16 where there is one (each torchrun process on its own), else fp32 on the CPU."""
+    cuda = torch.cuda.is_available()
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}" if cuda else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
     if adapter:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()  # merged: no adapter cost per token
-    model.eval()
-    return model, tokenizer
+    return model.to(device).eval(), tokenizer
+
+
+def on_model_device(method):
+    """Run a backend method with the model's device as the default for every tensor it creates."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with torch.device(self.device):
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 def split_chat(tokenizer, system: str | None, extra_turns: list[dict] | None = None) -> tuple[str, str]:
@@ -97,12 +112,19 @@ class LocalLM:
     def __init__(self, model, tokenizer, batch_size: int = 16, max_new_tokens: int = 10, progress: bool = True,
                  info: dict | None = None):
         self.model, self.tokenizer, self.info = model, tokenizer, info or {}
+        self.device = next(model.parameters()).device
         self.batch_size, self.max_new_tokens, self.progress = batch_size, max_new_tokens, progress
         self.end_id = tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.end_id
 
     def describe(self) -> dict:
         return {"provider": "local", **self.info}
+
+    def truncate(self, text: str, max_tokens: int | None, system: str | None) -> tuple[str, bool]:
+        if max_tokens is None:  # the context left after the prompt around the text and room for the answer
+            before, after = split_chat(self.tokenizer, system)
+            max_tokens = self.model.config.max_position_embeddings - len(self._encode(before + after)) - ANSWER_ROOM
+        return truncate_tokens(self.tokenizer, text, max_tokens)
 
     def _encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
@@ -114,6 +136,7 @@ class LocalLM:
             self.model.model(input_ids=torch.tensor([prefix_ids]), cache=cache, use_cache=True)
         return cache
 
+    @on_model_device
     @torch.inference_mode()
     def classify(self, system: str | None, texts: list[str], fields: list[str], labels: dict[str, list[str]],
                  user_prefixes: list[str] | None = None) -> list[dict]:
@@ -205,6 +228,7 @@ class LocalLM:
         last = out.last_hidden_state[torch.arange(len(seqs)), lengths - 1]
         return last, mask, pos + lengths
 
+    @on_model_device
     @torch.inference_mode()
     def generate(self, system: str | None, texts: list[str], user_prefixes: list[str] | None = None,
                  max_new_tokens: int | None = None) -> list[dict]:
@@ -227,6 +251,7 @@ class LocalLM:
             })
         return results
 
+    @on_model_device
     @torch.inference_mode()
     def answer_logprob(self, system: str | None, text: str, answer: str, use_prefix_cache: bool) -> float:
         """Log-probability of a full answer string; with or without the cached prefix (they must agree)."""

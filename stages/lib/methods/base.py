@@ -44,6 +44,10 @@ class Backend(Protocol):
     def generate(self, system: str | None, texts: list[str], user_prefixes: list[str] | None = None,
                  max_new_tokens: int | None = None) -> list[dict]: ...
 
+    def truncate(self, text: str, max_tokens: int | None, system: str | None) -> tuple[str, bool]:
+        """The text cut to `max_tokens` of this model's tokens (None: what its context leaves after the prompt),
+        and whether it was cut."""
+
     def describe(self) -> dict: ...
 
 

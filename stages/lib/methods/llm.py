@@ -18,12 +18,12 @@ class PromptClassifier(Classifier):
 spent elsewhere (fine-tuning); a prompt's own examples count as training rows too."""
 
     def __init__(self, prompt: dict, backend: Backend, mode: str, knn: int = 0, max_new_tokens: int | None = None,
-                 fit_seconds: float = 0.0, train_rows: int = 0):
+                 max_input_tokens: int | None = None, fit_seconds: float = 0.0, train_rows: int = 0):
         if mode not in MODES:
             raise PipelineError(f"params.yaml: mode {mode!r} is not one of {MODES}")
         self.prompt, self.backend, self.mode, self.knn, self.max_new_tokens = prompt, backend, mode, knn, max_new_tokens
         self.fields, self.labels = prompt["fields"], prompt["labels"]
-        self.fit_seconds, self.train_rows = fit_seconds, train_rows
+        self.fit_seconds, self.train_rows, self.max_input_tokens = fit_seconds, train_rows, max_input_tokens
 
     def fit(self, train, val):
         """Only the nearest-neighbour variant learns anything: an index over the training split."""
@@ -44,23 +44,29 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
             out.append([self.train_[j] for j in reversed(best)])  # most similar last, nearest the question
         return out
 
+    def _bounded(self, text: str) -> tuple[str, bool]:
+        """The text cut to `max_input_tokens` (None: what the model's context leaves after the prompt)."""
+        return self.backend.truncate(text, self.max_input_tokens, self.prompt["system"])
+
     def predict(self, records):
-        texts = [r["text"] for r in records]
+        system = self.prompt["system"]
+        texts, cut = zip(*(self._bounded(r["text"]) for r in records)) if records else ((), ())
         prefixes = None
         if self.knn:
             prefixes = [
-                "Examples:\n\n" + examples_block([{"text": e["text"], "answer": answer_text(e["labels"])} for e in ex])
+                "Examples:\n\n" + examples_block([{"text": self._bounded(e["text"])[0], "answer": answer_text(e["labels"])}
+                                                    for e in ex])
                 + "\n\nQuestion: "
                 for ex in self.neighbours(records)
             ]
-        system = self.prompt["system"]
+        texts = list(texts)
         if self.mode == "constrained":
             answers = self.backend.classify(system, texts, self.fields, self.labels, user_prefixes=prefixes)
         else:
             answers = self.backend.generate(system, texts, user_prefixes=prefixes, max_new_tokens=self.max_new_tokens)
             for a in answers:
                 a["pred"] = parse_answer(a["raw"], self.fields, self.labels)
-        return [prediction(r, a.pop("pred"), **a) for r, a in zip(records, answers)]
+        return [prediction(r, a.pop("pred"), truncated=c, **a) for r, a, c in zip(records, answers, cut)]
 
     def describe(self) -> dict:
         return {"mode": self.mode, "knn": self.knn, **self.backend.describe()}

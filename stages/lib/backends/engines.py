@@ -1,0 +1,17 @@
+"""A local model (the prepared base model, optionally with an adapter) on the engine its registry entry names:
+this project's transformers decoder, or vLLM on a GPU."""
+from __future__ import annotations
+
+from stages.lib.config import Model
+from stages.lib.paths import BASE_MODEL
+
+
+def local_backend(name: str, entry: Model, batch_size: int, adapter: str | None = None):
+    info = {"model": name, **({"adapter": adapter} if adapter else {})}
+    if entry.engine == "vllm":
+        from stages.lib.backends.vllm import VLLMBackend
+
+        return VLLMBackend.load(str(BASE_MODEL), adapter, entry.tensor_parallel, info)
+    from stages.lib.backends.local import LocalLM, load
+
+    return LocalLM(*load(str(BASE_MODEL), adapter=adapter), batch_size=batch_size, info=info)
