@@ -10,6 +10,7 @@ import time
 import torch
 from tabulate import tabulate
 
+from stages.lib import paths
 from stages.lib.backends import local as local_lm
 from stages.lib.files import read_json, read_jsonl
 from stages.lib.parsing import parse_answer
@@ -38,12 +39,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--task", default="imbalanced")
     ap.add_argument("--n", type=int, default=64)
-    ap.add_argument("--model", default="models/base")
+    ap.add_argument("--model", default=str(paths.BASE_MODEL))
     ap.add_argument("--batch-size", type=int, default=16)
     args = ap.parse_args()
     torch.manual_seed(0)
-    records = read_jsonl(f"data/tasks/{args.task}/test.jsonl")[: args.n]
-    prompt = read_json(f"data/prompts/{args.task}/zero_shot.json")
+    records = read_jsonl(paths.task_split(args.task, "test"))[: args.n]
+    prompt = read_json(paths.prompt(args.task, "zero_shot"))
     fields, labels, texts = prompt["fields"], prompt["labels"], [r["text"] for r in records]
     lm = local_lm.LocalLM(*local_lm.load(args.model), batch_size=args.batch_size, progress=False)
     max_new = 10 if len(fields) == 1 else 20 * len(fields)

@@ -19,6 +19,7 @@ from peft import LoraConfig
 from tabulate import tabulate
 from trl import SFTConfig, SFTTrainer
 
+from stages.lib import paths
 from stages.lib import sft as finetuning
 from stages.lib.backends import local as local_lm
 from stages.lib.config import load_params
@@ -61,18 +62,18 @@ def main():
     ap.add_argument("--task", default="imbalanced")
     ap.add_argument("--train", type=int, default=128)
     ap.add_argument("--epochs", type=float, default=1)
-    ap.add_argument("--base", default="models/base")
+    ap.add_argument("--base", default=str(paths.BASE_MODEL))
     ap.add_argument("--skip-defaults", action="store_true", help="only this recipe's two losses")
     args = ap.parse_args()
     from transformers import AutoTokenizer
 
     params = load_params()
     cfg, seed = params.finetune, params.seed
-    train = random.Random(seed).sample(read_jsonl(f"data/tasks/{args.task}/train.jsonl"), args.train)
-    val = read_jsonl(f"data/tasks/{args.task}/val.jsonl")[:8]
-    test = read_jsonl(f"data/tasks/{args.task}/test.jsonl")
+    train = random.Random(seed).sample(read_jsonl(paths.task_split(args.task, "train")), args.train)
+    val = read_jsonl(paths.task_split(args.task, "val"))[:8]
+    test = read_jsonl(paths.task_split(args.task, "test"))
     fields = list(test[0]["labels"])
-    labels = {f: sorted({r["labels"][f] for r in read_jsonl(f"data/tasks/{args.task}/train.jsonl")}) for f in fields}
+    labels = {f: sorted({r["labels"][f] for r in read_jsonl(paths.task_split(args.task, "train"))}) for f in fields}
     tok = AutoTokenizer.from_pretrained(args.base)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
