@@ -24,7 +24,7 @@ def cell(key: str, fmt: str, now: dict, old: dict | None) -> tuple[str, bool]:
     if value is None:
         return "—", False
     text = fmt.format(value)
-    if before is None or before == value:
+    if before is None or fmt.format(before) == text:  # unchanged at the precision shown
         return text, False
     ci = (old or {}).get(f"{key}_ci")
     outside = bool(ci) and not ci["low"] <= value <= ci["high"]
