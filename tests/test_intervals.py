@@ -67,7 +67,7 @@ def test_paired_difference_uses_the_same_rows():
     same = paired(ref, ref, ["y"], bootstrap=500, confidence=0.95, seed=0)
     assert same["difference"] == 0 and not same["distinguishable"]
     assert "not distinguishable from noise" in verdict("t", "finetuned", "zero_shot", same)
-    assert "better than zero_shot" in verdict("t", "finetuned", "zero_shot", c)
+    assert "30.0 points more accurate than zero_shot" in verdict("t", "finetuned", "zero_shot", c)
     with pytest.raises(ValueError, match="same test rows"):
         paired(ref, ref[:-1], ["y"], 10, 0.95, 0)
 

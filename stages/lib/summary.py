@@ -88,9 +88,9 @@ def comparisons(tasks: list[str]) -> list[str]:
 def verdict(task: str, reference: str, method: str, c: dict) -> str:
     """One comparison in plain words."""
     d, ci = c["difference"], c["difference_ci"]
-    side = "better" if d > 0 else "worse" if d < 0 else "no different"
-    head = (f"{task}: {reference} is {abs(d):.1%} {side} than {method} "
-            f"[{ci['low']:+.1%} to {ci['high']:+.1%}], McNemar p={c['mcnemar_p']:.3g}")
+    side = "more accurate" if d > 0 else "less accurate" if d < 0 else "as accurate"
+    head = (f"{task}: {reference} is {abs(d) * 100:.1f} points {side} than {method} "
+            f"(interval {ci['low'] * 100:+.1f} to {ci['high'] * 100:+.1f} points), McNemar p={c['mcnemar_p']:.3g}")
     return head + (" — distinguishable from noise." if c["distinguishable"] else " — not distinguishable from noise.")
 
 
