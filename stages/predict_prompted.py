@@ -24,7 +24,7 @@ def method_config(params: Params, method: str) -> PromptMethod:
 
 def build_classifier(params: Params, task: str, method: str) -> PromptClassifier:
     cfg = method_config(params, method)
-    backend = build_backend(params, cfg.batch_size, stage=f"{task}/{method}")
+    backend = build_backend(params, cfg.batch_size)
     return PromptClassifier(read_json(paths.prompt(task, cfg.prompt)), backend, mode=cfg.mode, knn=cfg.knn,
                             max_new_tokens=cfg.max_new_tokens, max_input_tokens=cfg.max_input_tokens)
 

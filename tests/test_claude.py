@@ -158,7 +158,7 @@ def test_errored_batch_items_fail_the_stage_and_a_rerun_resends_only_them(fake, 
 def test_missing_key_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(PipelineError, match="ANTHROPIC_API_KEY"):
-        ClaudeBackend.from_params(None, "sonnet", "t/zero_shot")
+        ClaudeBackend.from_params(None, "sonnet")
 
 
 def test_long_inputs_are_cut_before_they_are_estimated_or_sent(fake, tmp_path):

@@ -40,7 +40,7 @@ def curve_point(params: Params, task: str, size: int) -> dict:
     out = {"baseline": score(TfidfClassifier(list(labels), params.method("baseline").C, params.method("baseline").ngram_max,
                                              params.seed), train, data["val"], data["test"], labels, params)}
     prompt = read_json(paths.prompt(task, knn.prompt))
-    out["few_shot_knn"] = score(PromptClassifier(prompt, build_backend(params, knn.batch_size, f"curve/{task}"),
+    out["few_shot_knn"] = score(PromptClassifier(prompt, build_backend(params, knn.batch_size),
                                                  mode=knn.mode, knn=knn.knn, max_input_tokens=knn.max_input_tokens),
                                 train, data["val"], data["test"], labels, params)
     val = subsample(data["val"], ft.max_val_samples or len(data["val"]), params.seed)

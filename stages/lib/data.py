@@ -58,9 +58,9 @@ def read_table(path: Path | str) -> pd.DataFrame:
     return df
 
 
-def ingest(df: pd.DataFrame, name: str, spec: Dataset, source: str) -> tuple[list[dict], IngestReport]:
-    """Validate columns, normalise labels, drop unusable rows; return records and what was done to get them."""
-    missing = [c for c in [spec.id, *spec.text, *spec.labels] if c not in df.columns]
+def require_columns(df: pd.DataFrame, columns: list[str], name: str, source: str) -> None:
+    """The columns a dataset entry names are there, and so is at least one row; else one line saying which."""
+    missing = [c for c in columns if c not in df.columns]
     if missing:
         raise PipelineError(
             f"{source}: missing column(s) {', '.join(map(repr, missing))} required by datasets.{name} "
@@ -68,6 +68,11 @@ def ingest(df: pd.DataFrame, name: str, spec: Dataset, source: str) -> tuple[lis
         )
     if df.empty:
         raise PipelineError(f"{source}: has a header but no rows")
+
+
+def ingest(df: pd.DataFrame, name: str, spec: Dataset, source: str) -> tuple[list[dict], IngestReport]:
+    """Validate columns, normalise labels, drop unusable rows; return records and what was done to get them."""
+    require_columns(df, [spec.id, *spec.text, *spec.labels], name, source)
     for col in spec.labels:
         if not df[col].str.strip().any():
             raise PipelineError(f"{source}: label column {col!r} is empty in every row")

@@ -10,8 +10,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from stages.lib.config import Dataset
-from stages.lib.data import read_table
-from stages.lib.errors import PipelineError
+from stages.lib.data import read_table, require_columns
 from stages.lib.files import atomic_path
 from stages.lib.sampling import render_text
 
@@ -19,12 +18,7 @@ from stages.lib.sampling import render_text
 def read_inputs(path: str, dataset: str, spec: Dataset) -> list[dict]:
     """Every row of the file, in order: {"row", "id", "text"} or, when it cannot be classified, {"row", "id", "error"}."""
     df = read_table(path)
-    missing = [c for c in [spec.id, *spec.text] if c not in df.columns]
-    if missing:
-        raise PipelineError(f"{path}: missing column(s) {', '.join(map(repr, missing))} required by datasets.{dataset} "
-                            f"(found: {', '.join(df.columns[:12])})")
-    if df.empty:
-        raise PipelineError(f"{path}: has a header but no rows")
+    require_columns(df, [spec.id, *spec.text], dataset, path)
     rows = []
     for n, row in enumerate(df.itertuples(index=False)):
         row = dict(zip(df.columns, row))

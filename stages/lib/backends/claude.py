@@ -88,7 +88,7 @@ class ClaudeBackend:
         self.max_consecutive_failures, self.poll_seconds, self.progress = max_consecutive_failures, poll_seconds, progress
 
     @classmethod
-    def from_params(cls, params: Params, name: str, stage: str) -> "ClaudeBackend":
+    def from_params(cls, params: Params, name: str) -> "ClaudeBackend":
         if not os.environ.get("ANTHROPIC_API_KEY"):
             raise PipelineError(f"model {name!r} needs ANTHROPIC_API_KEY in the environment (it is never read from files)")
         entry, cfg = params.model_entry(name), params.claude

@@ -5,7 +5,7 @@ from stages.lib.config import Params
 from stages.lib.errors import PipelineError
 
 
-def build_backend(params: Params, batch_size: int, stage: str):
+def build_backend(params: Params, batch_size: int):
     name = params.model
     entry = params.model_entry(name)
     if entry.provider == "local":
@@ -17,4 +17,4 @@ def build_backend(params: Params, batch_size: int, stage: str):
         return local_backend(name, entry, batch_size)
     from stages.lib.backends.claude import ClaudeBackend
 
-    return ClaudeBackend.from_params(params, name, stage)
+    return ClaudeBackend.from_params(params, name)
