@@ -2,7 +2,6 @@
 
 python -m stages.report
 """
-from stages.lib import paths
 from stages.lib.cli import run
 from stages.lib.config import Params, load_params
 from stages.lib.files import atomic_path, write_json

@@ -5,7 +5,6 @@ with an interval (`<key>_ci` in the row) renders as `72.3% [65.1–79.0]`.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from tabulate import tabulate
 
