@@ -26,7 +26,7 @@ def main() -> None:
     data = task_data(args.task, [])
     clf.fit(data["train"], data["val"])  # the same fit as in the pipeline: instant, or an index
     counts = classify_file(clf, rows, Path(args.output), args.method, list(task_labels(args.task)),
-                           run_key(args.input, args.task, args.method))
+                           run_key(params, args.input, args.task, args.method))
     print(f"{args.output}: {counts['classified']} rows classified by {args.method}, {counts['refused']} refused "
           f"(see the error column)")
 

@@ -4,6 +4,8 @@ only the short system turn it was trained with, and its inputs are cut exactly a
 python -m stages.predict_finetuned --task balanced
 With `methods.finetuned.processes` > 1 the stage reruns itself under torchrun and the rows are sharded.
 """
+import torch
+
 from stages.lib import paths
 from stages.lib.backends.engines import local_backend
 from stages.lib.cli import run, stage_args
@@ -12,6 +14,7 @@ from stages.lib.errors import PipelineError
 from stages.lib.files import read_json
 from stages.lib.methods.llm import PromptClassifier
 from stages.lib.predictions import fit_predict_write, task_labels
+from stages.lib.quantization import quantization_config
 from stages.lib.sharding import DataParallel, relaunch
 
 
@@ -20,7 +23,11 @@ def build_classifier(params: Params, task: str, method: str) -> PromptClassifier
     if not (adapter / "adapter_config.json").exists():
         raise PipelineError(f"{adapter}: no adapter; run the finetune stage first (dvc repro finetune@{task})")
     labels, training = task_labels(task), read_json(paths.train_metrics(task))
-    backend = local_backend(params.base_model, params.model_entry(params.base_model), cfg.batch_size, str(adapter))
+    # a QLoRA adapter is scored on the 4-bit base it was trained on (see backends.local.load)
+    qlora = training.get("base_precision") == "nf4"
+    quantization = quantization_config(getattr(torch, training["compute_dtype"])) if qlora else None
+    backend = local_backend(params.base_model, params.model_entry(params.base_model), cfg.batch_size, str(adapter),
+                            quantization)
     prompt = {"system": params.finetune.system, "fields": list(labels), "labels": labels, "examples": []}
     return PromptClassifier(prompt, backend, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens,
                             max_input_tokens=training["max_input_tokens"], fit_seconds=training["train_seconds"],

@@ -1,5 +1,16 @@
-"""A local HTTP server speaking the Anthropic wire format (Messages, token counting, Message Batches), with
-scripted faults and a log of every request, for testing the real `anthropic` SDK against it."""
+"""A local HTTP server speaking the Anthropic wire format as of anthropic 2.15 (Models, Messages, token counting,
+Message Batches), with scripted faults and a log of every request, for testing the real `anthropic` SDK against it.
+
+It behaves as today's API does where that changed: `GET /v1/models/{id}` describes each model (capabilities,
+limits, lifecycle) and answers 404 for an id it does not know, as `POST /v1/messages` does; a model may think
+when `thinking` is omitted, and its thinking tokens count toward `max_tokens` and `output_tokens` (an answer that
+runs out while thinking has `stop_reason: max_tokens` and no text block); a thinking type the model does not
+accept, or `temperature`/`top_p`/`top_k` on a model that rejects them, is a 400.
+
+The model table is a set of test scenarios, keyed by the registry's ids, not a claim about the real models:
+sonnet thinks by default but can turn it off, haiku does not think unless asked, opus can only think.
+Run it as a process (`python -m tests.fake_anthropic --port 8765`) to point a whole pipeline at it with
+ANTHROPIC_BASE_URL."""
 from __future__ import annotations
 
 import json
@@ -7,9 +18,29 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+THINKING_TOKENS = {"low": 40, "medium": 200, "high": 800, "xhigh": 1600, "max": 3200}  # tokens a thought takes
+
+
+def model(id, name, thinking=("disabled", "enabled", "adaptive"), efforts=EFFORTS, thinks_by_default=None,
+          rejects_sampling=True, lifecycle="active", retires_at=None, batch=True, structured=True):
+    return {"id": id, "display_name": name, "thinking": set(thinking), "efforts": list(efforts),
+            "thinks_by_default": thinks_by_default, "rejects_sampling": rejects_sampling, "lifecycle": lifecycle,
+            "retires_at": retires_at, "batch": batch, "structured": structured}
+
+
+MODELS = {m["id"]: m for m in [
+    model("claude-sonnet-4-6", "Claude Sonnet 4.6", thinks_by_default="medium"),
+    model("claude-haiku-4-5", "Claude Haiku 4.5", thinking=("disabled", "enabled"), efforts=(), rejects_sampling=False),
+    model("claude-opus-4-6", "Claude Opus 4.6", thinking=("adaptive",), efforts=("medium", "high", "max"),
+          thinks_by_default="high"),
+    model("claude-old-3", "Claude Old 3", lifecycle="retired"),
+    model("claude-dusk-4", "Claude Dusk 4", lifecycle="deprecated", retires_at="2027-01-05T00:00:00Z"),
+]}
+
 
 class FakeAnthropic:
-    def __init__(self, answer=None):
+    def __init__(self, answer=None, port: int = 0, log_file: str | None = None):
         self.log: list[tuple[str, str, dict | None, float]] = []  # method, path, body, time.monotonic()
         self.faults: list[tuple[int, dict]] = []  # (status, headers) served before the next real answer
         self.answer = answer or (lambda req: {f: s["enum"][0] for f, s in
@@ -17,22 +48,83 @@ class FakeAnthropic:
         self.batches: dict[str, dict] = {}
         self.batch_errors: set[str] = set()  # user texts whose batch item comes back errored (once)
         self.usage = {"input_tokens": 20, "output_tokens": 8, "cache_creation_input_tokens": 300, "cache_read_input_tokens": 0}
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.models = {k: dict(v) for k, v in MODELS.items()}
+        self.refuse: set[str] = set()  # user texts the model refuses to answer
+        self.long_thoughts: dict[str, int] = {}  # user texts that take this many thinking tokens
+        self.log_file = log_file
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.server.shutdown()
 
+    def record(self, method: str, path: str, body: dict | None) -> None:
+        self.log.append((method, path, body, time.monotonic()))
+        if self.log_file:
+            with open(self.log_file, "a") as f:
+                f.write(json.dumps({"method": method, "path": path, "model": (body or {}).get("model")}) + "\n")
+
+    def model_info(self, m: dict) -> dict:
+        support = lambda ok: {"supported": bool(ok)}  # noqa: E731
+        return {"type": "model", "id": m["id"], "display_name": m["display_name"], "created_at": "2026-01-01T00:00:00Z",
+                "lifecycle": m["lifecycle"], "retires_at": m["retires_at"],
+                "deprecated_at": "2026-10-01T00:00:00Z" if m["lifecycle"] != "active" else None,
+                "max_input_tokens": 200_000, "max_tokens": 64_000,
+                "capabilities": {
+                    "batch": support(m["batch"]), "citations": support(True), "code_execution": support(False),
+                    "context_management": {"supported": False},
+                    "effort": {"supported": bool(m["efforts"]), **{e: support(e in m["efforts"]) for e in EFFORTS}},
+                    "image_input": support(True), "pdf_input": support(True), "server_tools": {"supported": False},
+                    "structured_outputs": support(m["structured"]),
+                    "thinking": {"supported": m["thinking"] != {"disabled"},
+                                 "types": {t: support(t in m["thinking"])
+                                           for t in ("adaptive", "between_tools", "disabled", "enabled")}}}}
+
+    def check(self, req: dict) -> tuple[int, str, str] | None:
+        """The 404 or 400 the API gives this request, if any."""
+        m = self.models.get(req.get("model"))
+        if m is None or m["lifecycle"] == "retired":
+            return 404, "not_found_error", f"model: {req.get('model')}"
+        kind = (req.get("thinking") or {}).get("type")
+        if kind and kind not in m["thinking"]:
+            return 400, "invalid_request_error", f"thinking.type {kind!r} is not supported by this model"
+        if m["rejects_sampling"] and (bad := [k for k in ("temperature", "top_p", "top_k") if k in req]):
+            return 400, "invalid_request_error", f"`{bad[0]}` is deprecated for this model"
+        effort = (req.get("output_config") or {}).get("effort")
+        if effort and effort not in m["efforts"]:
+            return 400, "invalid_request_error", f"effort {effort!r} is not supported by this model"
+        return None
+
     def message(self, req: dict) -> dict:
+        m = self.models[req["model"]]
         fmt = req.get("output_config")
-        text = json.dumps(self.answer(req)) if fmt else "Fractures"
+        text = json.dumps(self.answer(req)) if fmt and fmt.get("format") else "Fractures"
         usage = dict(self.usage)
         if any(r[1] == "/v1/messages" for r in self.log[:-1]):  # the system prefix is cached after the first call
             usage["cache_read_input_tokens"], usage["cache_creation_input_tokens"] = usage["cache_creation_input_tokens"], 0
-        return {"id": "msg_1", "type": "message", "role": "assistant", "model": req["model"],
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-                "usage": usage}
+        kind = (req.get("thinking") or {}).get("type")
+        effort = (fmt or {}).get("effort") or m["thinks_by_default"] or "high"
+        thought = (THINKING_TOKENS[effort] if kind == "adaptive" or (kind is None and m["thinks_by_default"])
+                   else req["thinking"]["budget_tokens"] // 2 if kind == "enabled" else 0)
+        if thought:
+            thought = self.long_thoughts.get(req["messages"][0]["content"], thought)
+        content, stop, details = [], "end_turn", None
+        if thought:
+            content.append({"type": "thinking", "thinking": "Let me look at the report.", "signature": "sig"})
+        if req["messages"][0]["content"] in self.refuse:
+            stop, details = "refusal", {"type": "refusal", "category": "general_harms", "explanation": "scripted"}
+            usage["output_tokens"] = thought
+        elif thought >= req["max_tokens"]:  # ran out while thinking: no text block
+            stop, usage["output_tokens"] = "max_tokens", req["max_tokens"]
+        elif thought + usage["output_tokens"] > req["max_tokens"]:  # cut mid-answer
+            stop, usage["output_tokens"] = "max_tokens", req["max_tokens"]
+            content.append({"type": "text", "text": text[: max(req["max_tokens"] - thought, 1)]})
+        else:
+            usage["output_tokens"] += thought
+            content.append({"type": "text", "text": text})
+        return {"id": "msg_1", "type": "message", "role": "assistant", "model": req["model"], "content": content,
+                "stop_reason": stop, "stop_sequence": None, "stop_details": details, "usage": usage}
 
     def _handler(self):
         fake = self
@@ -53,10 +145,15 @@ class FakeAnthropic:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                fake.log.append(("POST", self.path, body, time.monotonic()))
+                fake.record("POST", self.path, body)
                 if self.path == "/v1/messages/count_tokens":
                     n = sum(len(b["text"]) for b in body["system"]) // 4 + len(body["messages"][0]["content"]) // 4
                     return self._send(200, {"input_tokens": n})
+                for params in [r["params"] for r in body["requests"]] if self.path == "/v1/messages/batches" else (
+                        [body] if self.path == "/v1/messages" else []):
+                    if error := fake.check(params):
+                        status, kind, message = error
+                        return self._send(status, {"type": "error", "error": {"type": kind, "message": message}})
                 if fake.faults:
                     status, headers = fake.faults.pop(0)
                     return self._send(status, {"type": "error", "error": {"type": "rate_limit_error" if status == 429
@@ -70,8 +167,13 @@ class FakeAnthropic:
                 self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
 
             def do_GET(self):
-                fake.log.append(("GET", self.path, None, time.monotonic()))
+                fake.record("GET", self.path, None)
                 parts = self.path.strip("/").split("/")
+                if parts[:2] == ["v1", "models"]:
+                    if (m := fake.models.get(parts[2])) is None:
+                        return self._send(404, {"type": "error", "error": {"type": "not_found_error",
+                                                                           "message": f"model: {parts[2]}"}})
+                    return self._send(200, fake.model_info(m))
                 bid = parts[3]
                 if parts[-1] == "results":
                     lines = [{"custom_id": r["custom_id"], "result": fake.batch_result(r)} for r in fake.batches[bid]["requests"]]
@@ -98,3 +200,15 @@ class FakeAnthropic:
                 "created_at": "2026-11-25T00:00:00Z", "expires_at": "2026-11-26T00:00:00Z", "ended_at": None,
                 "cancel_initiated_at": None, "archived_at": None,
                 "results_url": f"{self.url}/v1/messages/batches/{bid}/results" if ended else None}
+
+
+if __name__ == "__main__":  # a server for a whole pipeline run: ANTHROPIC_BASE_URL=http://127.0.0.1:<port>
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--log", help="append one JSON line per request here")
+    args = ap.parse_args()
+    fake = FakeAnthropic(port=args.port, log_file=args.log)
+    print(f"fake Anthropic API at {fake.url}", flush=True)
+    threading.Event().wait()

@@ -1,5 +1,6 @@
 """`python -m stages.classify` on good and bad files, in a small project of its own (TF-IDF: no model needed)."""
 import csv
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -62,16 +63,55 @@ def test_bad_files_are_refused_with_one_line_and_no_output(project, content, mes
     assert rows is None
 
 
-def test_an_interrupted_run_resumes_without_redoing_finished_rows(project):
-    content = b"ID,Final Narrative\n1,the saw blade took a finger\n2,fell from a ladder\n"
-    (project / "in.csv").write_bytes(content)
+def partial_key(project, monkeypatch, **params_change):
+    from stages.lib.config import load_params
     from stages.lib.new_data import run_key
 
-    key = run_key(str(project / "in.csv"), "imbalanced", "baseline")
+    monkeypatch.chdir(project)  # the key covers the base model and adapter at the project's own paths
+    params = load_params(project / "params.yaml")
+    for section, value in params_change.items():
+        params = dataclasses.replace(params, **{section: dataclasses.replace(getattr(params, section), **value)})
+    return run_key(params, "in.csv", "imbalanced", "baseline")
+
+
+CONTENT = b"ID,Final Narrative\n1,the saw blade took a finger\n2,fell from a ladder\n"
+
+
+def test_an_interrupted_run_resumes_without_redoing_finished_rows(project, monkeypatch):
+    (project / "in.csv").write_bytes(CONTENT)
+    key = partial_key(project, monkeypatch)
     # a previous run finished row 1 (with an answer this run would not give) before it was interrupted
     (project / "out.csv.partial").write_text(json.dumps({"key": key}) + "\n"
                                              + json.dumps({"row": 0, "pred": {"NatureTitle": "Fractures"}}) + "\n")
-    proc, rows = classify(project, content)
+    proc, rows = classify(project, CONTENT)
     assert proc.returncode == 0, proc.stderr
     assert [r["NatureTitle"] for r in rows] == ["Fractures", "Fractures"]  # row 1 kept, not redone
     assert "1 done before" in proc.stderr
+
+
+def test_a_partial_from_other_settings_is_not_resumed(project, monkeypatch):
+    """After `-S model=...`, a retrain or another method param, the old chunks are not mixed into the output."""
+    (project / "in.csv").write_bytes(CONTENT)
+    key = partial_key(project, monkeypatch, claude={"max_usd": 1.0})
+    assert key != partial_key(project, monkeypatch)
+    (project / "out.csv.partial").write_text(json.dumps({"key": key}) + "\n"
+                                             + json.dumps({"row": 0, "pred": {"NatureTitle": "Fractures"}}) + "\n")
+    proc, rows = classify(project, CONTENT)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["NatureTitle"] for r in rows] == ["Amputations", "Fractures"] and "0 done before" in proc.stderr
+    adapter = project / "models/adapters/imbalanced"
+    adapter.mkdir(parents=True)
+    before = partial_key(project, monkeypatch)
+    (adapter / "adapter_model.safetensors").write_bytes(b"retrained")
+    assert partial_key(project, monkeypatch) != before  # a retrained adapter is another run
+
+
+def test_a_line_cut_short_by_a_kill_is_dropped_and_redone(project, monkeypatch):
+    (project / "in.csv").write_bytes(CONTENT)
+    key = partial_key(project, monkeypatch)
+    (project / "out.csv.partial").write_text(json.dumps({"key": key}) + "\n"
+                                             + json.dumps({"row": 0, "pred": {"NatureTitle": "Fractures"}}) + "\n"
+                                             + '{"row": 1, "pred": {"Natu')  # killed mid-write
+    proc, rows = classify(project, CONTENT)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["NatureTitle"] for r in rows] == ["Fractures", "Fractures"] and "1 done before" in proc.stderr

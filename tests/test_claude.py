@@ -1,10 +1,12 @@
 """The real anthropic SDK against a local server speaking the real wire format."""
+import json
 import time
 
 import pytest
 
 from stages.lib.backends import claude
-from stages.lib.backends.claude import BudgetExceeded, ClaudeBackend, answer_budget, cost, make_client
+from stages.lib.backends.claude import BudgetExceeded, ClaudeBackend, ModelRefused, answer_budget, cost, make_client
+from stages.lib.templates import answer_schema
 from stages.lib.errors import PipelineError
 from tests.fake_anthropic import FakeAnthropic
 
@@ -20,10 +22,10 @@ def fake():
     f.close()
 
 
-def backend(fake, tmp_path, retries=3, **kw):
+def backend(fake, tmp_path, retries=3, model="claude-sonnet-4-6", **kw):
     client = make_client(api_key="test-key", base_url=fake.url, max_retries=retries, timeout=5)
     kw = {"max_usd": 10.0, "min_cache_tokens": 1, "poll_seconds": 0.01, "progress": False, **kw}
-    return ClaudeBackend(client, "claude-sonnet-5-5", PRICES, tmp_path / "cache", **kw)
+    return ClaudeBackend(client, model, PRICES, tmp_path / "cache", **kw)
 
 
 def sent(fake, path="/v1/messages"):
@@ -37,6 +39,8 @@ def test_normal_run_structured_output_caching_and_usage(fake, tmp_path):
     assert req["system"][0]["cache_control"] == {"type": "ephemeral"}
     assert req["output_config"]["format"]["schema"]["properties"]["N"]["enum"] == ["Cuts", "Fractures"]
     assert req["max_tokens"] == answer_budget(["N", "P"], LABELS) < 200  # sized to the longest answer
+    assert req["thinking"] == {"type": "disabled"} and "effort" not in req["output_config"]
+    assert not {"temperature", "top_p", "top_k"} & set(req)  # the model rejects them: never sent
     assert sum(o["usage"]["cache_creation_input_tokens"] == 300 for o in out) == 1
     assert sum(o["usage"]["cache_read_input_tokens"] == 300 for o in out) == 3
     assert all(o["cost_usd"] == pytest.approx(cost(o["usage"], PRICES)) for o in out)
@@ -173,3 +177,145 @@ def test_long_inputs_are_cut_before_they_are_estimated_or_sent(fake, tmp_path):
     assert sorted(map(len, contents)) == [5, 40]  # 10 tokens at 4 characters each
     counted = [r["messages"][0]["content"] for r in sent(fake, "/v1/messages/count_tokens")]
     assert all(len(c) <= 40 for c in counted)  # the estimate counted the cut text
+
+
+# -- today's API: models resolved first, thinking under control, cut-off answers fail, one budget per run ---------
+
+@pytest.mark.parametrize("model, why", [("claude-nonexistent-1", "the API knows no such model"),
+                                        ("claude-old-3", "is retired")])
+def test_an_unknown_or_retired_model_is_refused_before_any_message(fake, tmp_path, model, why):
+    with pytest.raises(ModelRefused, match=f"models.sonnet.id '{model}'.*{why}.*nothing was sent"):
+        backend(fake, tmp_path, model=model, key="sonnet")
+    assert [r[:2] for r in fake.log] == [("GET", f"/v1/models/{model}")]  # asked once, nothing sent
+
+
+def test_a_deprecated_model_warns_with_its_retirement_date(fake, tmp_path, capsys):
+    backend(fake, tmp_path, model="claude-dusk-4").classify("s", TEXTS[:1], ["N"], LABELS)
+    assert "deprecated and retires at 2027-01-05" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model, thinking, effort", [
+    ("claude-sonnet-4-6", {"type": "disabled"}, None),   # thinks by default, can be turned off
+    ("claude-haiku-4-5", {"type": "disabled"}, None),    # no effort levels at all
+    ("claude-opus-4-6", {"type": "adaptive"}, "medium"),  # can only think: its lowest effort
+])
+def test_thinking_off_sends_what_each_model_accepts(fake, tmp_path, model, thinking, effort):
+    b = backend(fake, tmp_path, model=model, thinking_tokens=512)
+    out = b.classify("s", TEXTS, ["N", "P"], LABELS)
+    req = sent(fake)[0]
+    assert req["thinking"] == thinking and req["output_config"].get("effort") == effort
+    assert req["max_tokens"] == answer_budget(["N", "P"], LABELS) + (512 if effort else 0)
+    assert all(o["pred"] == {"N": "Cuts", "P": "Hand"} for o in out)  # every row classified, none invalid
+    assert {"thinking": thinking, "effort": effort, "display_name": b.info.display_name}.items() <= b.describe().items()
+
+
+def test_adaptive_thinking_sends_the_chosen_effort_and_refuses_one_the_model_lacks(fake, tmp_path):
+    b = backend(fake, tmp_path, model="claude-opus-4-6", thinking="adaptive", effort="high")
+    b.classify("s", TEXTS[:1], ["N"], LABELS)
+    assert sent(fake)[0]["thinking"] == {"type": "adaptive"} and sent(fake)[0]["output_config"]["effort"] == "high"
+    with pytest.raises(ModelRefused, match="claude.effort 'low': claude-opus-4-6 accepts medium, high, max"):
+        backend(fake, tmp_path, model="claude-opus-4-6", thinking="adaptive", effort="low")
+    with pytest.raises(ModelRefused, match="does not accept adaptive thinking"):
+        backend(fake, tmp_path, model="claude-haiku-4-5", thinking="adaptive")
+
+
+def test_the_server_rejects_what_todays_api_rejects(fake, tmp_path):
+    """The test server is only worth something if it refuses what the API refuses."""
+    import anthropic
+
+    client = make_client(api_key="test-key", base_url=fake.url, max_retries=0, timeout=5)
+    base = {"max_tokens": 50, "messages": [{"role": "user", "content": "x"}]}
+    with pytest.raises(anthropic.BadRequestError, match="thinking.type 'disabled'"):
+        client.messages.create(model="claude-opus-4-6", thinking={"type": "disabled"}, **base)
+    with pytest.raises(anthropic.BadRequestError, match="temperature"):  # the 2.15 SDK has no such argument left
+        client.messages.create(model="claude-sonnet-4-6", extra_body={"temperature": 0}, **base)
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.create(model="claude-nonexistent-1", **base)
+    msg = client.messages.create(model="claude-opus-4-6", **base)  # thinking omitted: it thinks, and runs out
+    assert msg.stop_reason == "max_tokens" and [b.type for b in msg.content] == ["thinking"]
+
+
+def test_answers_cut_off_while_thinking_fail_and_a_larger_allowance_resends_only_them(fake, tmp_path):
+    fake.long_thoughts = {TEXTS[1]: 900, TEXTS[3]: 900}  # two rows think far longer than the others (200)
+    b = backend(fake, tmp_path, model="claude-opus-4-6", thinking_tokens=300, concurrency=1)
+    limit = answer_budget(["N"], LABELS) + 300
+    with pytest.raises(PipelineError, match=rf"2 answers ran out of max_tokens while thinking \(used {limit} of "
+                                            rf"{limit}\); raise claude.thinking_tokens or set claude.thinking: off"):
+        b.classify("s", TEXTS, ["N"], LABELS)
+    assert len(sent(fake)) == 4
+    out = backend(fake, tmp_path, model="claude-opus-4-6", thinking_tokens=2048).classify("s", TEXTS, ["N"], LABELS)
+    assert [r["messages"][0]["content"] for r in sent(fake)[4:]] == [TEXTS[1], TEXTS[3]]  # only those again
+    assert all(o["pred"] == {"N": "Cuts"} for o in out)
+
+
+def test_a_refusal_is_an_answer_without_a_label_counted_apart(fake, tmp_path):
+    from stages.lib.methods.llm import PromptClassifier
+    from stages.lib.scoring import evaluate
+
+    fake.refuse = {TEXTS[2]}
+    clf = PromptClassifier({"system": "s", "fields": ["N"], "labels": LABELS, "examples": []},
+                           backend(fake, tmp_path), mode="constrained").fit([], [])
+    preds = clf.predict([{"id": str(i), "text": t, "labels": {"N": "Cuts"}} for i, t in enumerate(TEXTS)])
+    assert preds[2]["pred"] == {"N": None} and preds[2]["refusal"]["category"] == "general_harms"
+    assert all("refusal" not in p for i, p in enumerate(preds) if i != 2)
+    headline, _, _ = evaluate(preds, {"N": LABELS["N"]}, {"predict_seconds": 1, "fit_seconds": 0, "train_rows": 0},
+                              50, 0.95, 0)
+    assert headline["refusal_rate"] == 0.25 and headline["invalid_rate"] == 0.25
+    assert len(sent(fake)) == 4 and backend(fake, tmp_path).classify("s", TEXTS, ["N"], LABELS)  # cached, as an answer
+    assert len(sent(fake)) == 4
+
+
+def classify_rows(fake, tmp_path, n, **kw):
+    from stages.lib.methods.llm import PromptClassifier
+    from stages.lib.new_data import classify_file
+
+    clf = PromptClassifier({"system": "s", "fields": ["N"], "labels": LABELS, "examples": []},
+                           backend(fake, tmp_path, **kw), mode="constrained").fit([], [])
+    rows = [{"row": i, "id": str(i), "text": f"report {i}"} for i in range(n)]
+    return classify_file(clf, rows, tmp_path / "out.csv", "zero_shot", ["N"], "key")
+
+
+def test_classify_estimates_the_whole_file_before_sending_anything(fake, tmp_path):
+    with pytest.raises(BudgetExceeded, match="nothing was sent"):
+        classify_rows(fake, tmp_path, 300, max_usd=0.005)  # each 64-row chunk fits, the file does not
+    assert sent(fake) == [] and len(sent(fake, "/v1/messages/count_tokens")) == 2
+
+
+def test_classify_stops_at_the_budget_across_chunks(fake, tmp_path):
+    fake.usage = {**fake.usage, "input_tokens": 2000}  # each answer costs far more than estimated: $0.004
+    with pytest.raises(BudgetExceeded, match="reaching claude.max_usd"):
+        classify_rows(fake, tmp_path, 300, max_usd=0.1, concurrency=1)
+    assert 25 <= len(sent(fake)) <= 27  # one spend counter for the run, not one budget per chunk
+
+
+def test_classify_in_batch_mode_sends_one_batch_for_the_file_not_one_per_chunk(fake, tmp_path):
+    classify_rows(fake, tmp_path, 150, batch=True)
+    assert [len(b["requests"]) for b in fake.batches.values()] == [150] and sent(fake) == []
+
+
+def test_batches_are_split_at_the_apis_limits(fake, tmp_path, monkeypatch):
+    monkeypatch.setattr(claude, "BATCH_MAX_REQUESTS", 3)
+    out = backend(fake, tmp_path, batch=True).classify("s", [f"r{i}" for i in range(7)], ["N"], LABELS)
+    assert len(out) == 7 and [len(b["requests"]) for b in fake.batches.values()] == [3, 3, 1]
+    monkeypatch.setattr(claude, "BATCH_MAX_REQUESTS", 100)
+    b = backend(fake, tmp_path, batch=True)
+    one = len(json.dumps({"custom_id": "k" * 64, "params": b._request("s", "q0", answer_schema(["N"], LABELS),
+                                                                      answer_budget(["N"], LABELS))}))
+    monkeypatch.setattr(claude, "BATCH_MAX_BYTES", int(2.5 * one))  # two requests fit, three do not
+    b.classify("s", [f"q{i}" for i in range(5)], ["N"], LABELS)
+    assert [len(b["requests"]) for b in fake.batches.values()][3:] == [2, 2, 1]
+
+
+def test_a_model_without_the_batch_api_or_structured_outputs_is_refused(fake, tmp_path):
+    fake.models["claude-haiku-4-5"] |= {"batch": False, "structured": False}
+    with pytest.raises(ModelRefused, match="does not support the Batch API"):
+        backend(fake, tmp_path, model="claude-haiku-4-5", batch=True)
+    with pytest.raises(ModelRefused, match="does not support structured outputs"):
+        backend(fake, tmp_path, model="claude-haiku-4-5").classify("s", TEXTS, ["N"], LABELS)
+    assert sent(fake) == []
+
+
+def test_the_estimate_counts_the_thinking_allowance_as_output(fake, tmp_path):
+    reqs = lambda b: [b._request("s", t, None, 20) for t in TEXTS]  # noqa: E731
+    off, think = backend(fake, tmp_path), backend(fake, tmp_path, model="claude-opus-4-6", thinking_tokens=1000)
+    assert think.estimate(reqs(think)) == pytest.approx(off.estimate(reqs(off)) + 4 * 1000 * 10.0 / 1e6)

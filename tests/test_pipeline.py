@@ -133,8 +133,10 @@ def test_unknown_dataset_and_task(repo):
 
 
 def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
-    """`dvc exp run -S model=sonnet` against the local wire-format server; then a queued experiment, which runs in a
-    copy holding only tracked files, finds the per-user response cache and sends nothing again."""
+    """`dvc exp run -S model=opus` against the local wire-format server in today's mode, where that model can only
+    think: every answer valid, the thinking it was given recorded. Then a queued experiment, which runs in a copy
+    holding only tracked files, finds the per-user response cache and sends nothing again. An id the API does not
+    know stops the run before any message is sent."""
     import json
     import time
 
@@ -143,11 +145,21 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
     fake = FakeAnthropic()
     env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url, "PYTHONPATH": ""}
     try:
-        sh(f"{sys.executable} -m dvc exp run -S model=sonnet", repo, **env)
+        proc = sh(f"{sys.executable} -m dvc exp run -S model=sonnet -S models.sonnet.id=claude-nonexistent-1", repo,
+                  check=False, **env)
+        assert proc.returncode and "models.sonnet.id 'claude-nonexistent-1': the API knows no such model" in proc.stderr
+        assert not [r for r in fake.log if r[1].startswith("/v1/messages")]  # nothing sent, not even counted
+        sh("git checkout -- params.yaml", repo)
+        sh(f"{sys.executable} -m dvc exp run -S model=opus", repo, **env)
         bodies = [json.dumps(r[2], sort_keys=True) for r in fake.log if r[1] == "/v1/messages"]
         assert bodies and len(bodies) == len(set(bodies))
+        summary = json.loads((repo / "metrics/summary.json").read_text())
+        assert all(summary[f"{t}/{m}"]["invalid_rate"] == 0 for t in ("balanced", "multitask")
+                   for m in ("zero_shot", "few_shot", "few_shot_knn"))
+        meta = json.loads((repo / "data/predictions/multitask/zero_shot.meta.json").read_text())
+        assert (meta["model"], meta["thinking"], meta["effort"]) == ("claude-opus-4-6", {"type": "adaptive"}, "medium")
         # claude.concurrency is a param of the prompting stages: they really rerun in the queued copy
-        sh(f"{sys.executable} -m dvc exp run --queue -S model=sonnet -S claude.concurrency=2", repo, **env)
+        sh(f"{sys.executable} -m dvc exp run --queue -S model=opus -S claude.concurrency=2", repo, **env)
         sh(f"{sys.executable} -m dvc queue start -j 1", repo, **env)
         for _ in range(600):
             status = sh(f"{sys.executable} -m dvc queue status", repo, **env).stdout
@@ -159,7 +171,7 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
         assert len(again) == len(bodies)  # 0 repeated requests
     finally:
         sh(f"{sys.executable} -m dvc queue stop", repo, check=False)
-        sh("git checkout -- params.yaml", repo, check=False)  # the workspace run left model=sonnet there
+        sh("git checkout -- params.yaml", repo, check=False)  # the workspace run left model=opus there
         fake.close()
 
 

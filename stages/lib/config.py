@@ -63,13 +63,13 @@ class Model:
     id: str | None = None                # anthropic: the API model id
     prices: Prices | None = None         # anthropic
     min_cache_tokens: int | None = None  # anthropic: shortest prefix the API caches (shorter ones silently are not)
-    context_tokens: int | None = None    # anthropic: the context window
 
 
 @dataclass(frozen=True)
 class Finetune:
     device: str
     quantize_4bit: bool
+    compute_dtype: dict[str, str]  # per device (cpu, cuda): float32 | bfloat16 | float16
     system: str
     r: int
     alpha: int
@@ -105,6 +105,9 @@ class Claude:
     concurrency: int
     poll_seconds: float
     max_tokens: int | None   # null: sized from the longest allowed answer
+    thinking: str            # off (the first of disabled/between_tools the model accepts) | adaptive
+    effort: str              # adaptive: output_config.effort (low | medium | high | xhigh | max)
+    thinking_tokens: int     # added to max_tokens when the model thinks (thinking tokens count toward it)
     max_retries: int
     timeout_s: float
     max_consecutive_failures: int
@@ -253,6 +256,8 @@ def _parse(tp, value, where: str):
         if not isinstance(value, list):
             raise PipelineError(f"params.yaml: {where} must be a list, got {value!r}")
         return [_parse(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is str and value is False and where == "claude.thinking":  # YAML 1.1 (PyYAML) reads a bare `off` as false
+        value = "off"
     ok = (isinstance(value, tp) and not (tp is int and isinstance(value, bool))) or \
          (tp is float and isinstance(value, int) and not isinstance(value, bool))
     if not ok:
@@ -274,7 +279,7 @@ def _check(p: Params) -> None:
             raise PipelineError(f"params.yaml: tasks.{name}.sampling {t.sampling!r} is not balanced or imbalanced")
     for name, m in p.models.items():
         need = {"local": ["source", "engine", "tensor_parallel"],
-                "anthropic": ["id", "prices", "min_cache_tokens", "context_tokens"]}.get(m.provider)
+                "anthropic": ["id", "prices", "min_cache_tokens"]}.get(m.provider)
         if need is None:
             raise PipelineError(f"params.yaml: models.{name}.provider {m.provider!r} is not local or anthropic")
         if missing := [k for k in need if getattr(m, k) is None]:
@@ -296,6 +301,12 @@ def _check(p: Params) -> None:
         raise PipelineError(f"params.yaml: evaluate.reference {p.evaluate.reference!r} is not in report.methods")
     if not 0 < p.evaluate.confidence < 1:
         raise PipelineError("params.yaml: evaluate.confidence must be between 0 and 1")
+    if bad := {d: t for d, t in p.finetune.compute_dtype.items() if t not in ("float32", "bfloat16", "float16")}:
+        raise PipelineError(f"params.yaml: finetune.compute_dtype {bad} is not float32, bfloat16 or float16")
+    if p.claude.thinking not in ("off", "adaptive"):
+        raise PipelineError(f"params.yaml: claude.thinking {p.claude.thinking!r} is not off or adaptive")
+    if p.claude.effort not in ("low", "medium", "high", "xhigh", "max"):
+        raise PipelineError(f"params.yaml: claude.effort {p.claude.effort!r} is not low, medium, high, xhigh or max")
     if p.finetune.loss not in ("answer_logits", "trl"):
         raise PipelineError(f"params.yaml: finetune.loss {p.finetune.loss!r} is not answer_logits or trl")
     if abs(p.split.train + p.split.val + p.split.test - 1) > 1e-6:

@@ -12,6 +12,7 @@ from stages.lib.backends.engines import local_backend
 from stages.lib.backends.factory import build_backend
 from stages.lib.config import Params
 from stages.lib.files import read_json, read_jsonl
+from stages.lib.methods.base import plan_run
 from stages.lib.methods.llm import PromptClassifier
 from stages.lib.methods.tfidf import TfidfClassifier
 from stages.lib.scoring import evaluate
@@ -25,6 +26,7 @@ def subsample(rows: list[dict], size: int, seed: int) -> list[dict]:
 
 def score(clf, train, val, test, labels, params: Params) -> dict:
     clf.fit(train, val)
+    plan_run(clf, test)
     preds = clf.predict(test)
     headline, _, _ = evaluate(preds, labels, {"predict_seconds": None, "fit_seconds": clf.fit_seconds_,
                                               "train_rows": clf.train_rows_},

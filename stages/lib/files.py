@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -53,6 +54,17 @@ def read_jsonl(path: Path | str) -> list[dict]:
                 except json.JSONDecodeError as e:
                     raise PipelineError(f"{path}: line {n}: not valid JSON ({e.msg})") from None
     return rows
+
+
+def tree_hash(path: Path | str, h=None) -> str:
+    """SHA-256 of a file, or of every file under a directory with its relative name (in sorted order)."""
+    path, h = Path(path), h or hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+        h.update(f"\0{file.relative_to(path).as_posix() if path.is_dir() else file.name}\0".encode())
+        with open(file, "rb") as f:
+            while chunk := f.read(1 << 24):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def _jsonable(obj: Any) -> Any:

@@ -3,15 +3,19 @@ chunks that are kept as they finish (an interrupted run resumes where it stopped
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from stages.lib.config import Dataset
+from stages.lib import paths
+from stages.lib.config import Dataset, Params
 from stages.lib.data import read_table, require_columns
-from stages.lib.files import atomic_path
+from stages.lib.errors import PipelineError
+from stages.lib.files import atomic_path, tree_hash
+from stages.lib.methods.base import plan_run
 from stages.lib.sampling import render_text
 
 
@@ -31,18 +35,13 @@ def read_inputs(path: str, dataset: str, spec: Dataset) -> list[dict]:
 def classify_file(clf, rows: list[dict], output: Path, method: str, fields: list[str], key: str,
                   chunk: int = 64) -> dict:
     """Classify `rows` with a fitted classifier into `output` (CSV). Finished chunks go to `<output>.partial`
-    first; a rerun with the same input, task and method skips them. Returns counts."""
+    first; a rerun whose `key` (see `run_key`) matches skips them. Returns counts."""
     partial = output.with_name(output.name + ".partial")
-    done: dict[str, dict] = {}
-    if partial.exists():
-        lines = partial.read_text(encoding="utf-8").splitlines()
-        if lines and json.loads(lines[0]).get("key") == key:
-            done = {r["row"]: r for r in map(json.loads, lines[1:])}
-        else:
-            partial.unlink()  # another input or method: nothing to resume
-    if not partial.exists():
-        partial.write_text(json.dumps({"key": key}) + "\n", encoding="utf-8")
+    done = resumable(partial, key)
+    partial.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in [{"key": key}, *done.values()]),
+                       encoding="utf-8")
     todo = [r for r in rows if "text" in r and r["row"] not in done]
+    plan_run(clf, [{"id": r["id"], "text": r["text"], "labels": {}} for r in todo])  # one estimate for the run
     with tqdm(total=len(todo), desc=f"classify ({len(done)} done before)", unit="row") as bar, \
             open(partial, "a", encoding="utf-8") as f:
         for i in range(0, len(todo), chunk):
@@ -63,6 +62,35 @@ def classify_file(clf, rows: list[dict], output: Path, method: str, fields: list
     return {"rows": len(rows), "classified": sum("text" in r for r in rows), "refused": sum("error" in r for r in rows)}
 
 
-def run_key(path: str, task: str, method: str) -> str:
-    """What a partial result must match to be resumed: the input's bytes, the task and the method."""
-    return hashlib.sha256(Path(path).read_bytes() + f"\0{task}\0{method}".encode()).hexdigest()[:16]
+def resumable(partial: Path, key: str) -> dict[int, dict]:
+    """The finished rows a partial file holds for this `key`: none if it was written by another run; a last line
+    cut short by a kill mid-write is dropped, and its rows are done again."""
+    if not partial.exists():
+        return {}
+    lines = partial.read_text(encoding="utf-8").splitlines()
+    rows = []
+    for n, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if n != len(lines) - 1:
+                raise PipelineError(f"{partial}: line {n + 1} is not valid JSON; delete the file to start again") from None
+    if not rows or rows[0].get("key") != key:
+        return {}  # another input, task, method, model or adapter: nothing to resume
+    return {r["row"]: r for r in rows[1:]}
+
+
+def run_key(params: Params, path: str, task: str, method: str) -> str:
+    """What a partial result must match to be resumed: the input's bytes, the task, the method and every setting
+    that decides its answers (its params, the prompted and base models and their registry entries, the Claude
+    and fine-tuning sections), and the content of the base model and of the task's adapter, so a rerun after
+    `-S model=...` or a retrain starts afresh instead of mixing two models in one file."""
+    settings = {"method": params.method(method), "model": params.model, "base_model": params.base_model,
+                "models": [params.model_entry(m) for m in sorted({params.model, params.base_model})],
+                "claude": params.claude, "finetune": params.finetune}
+    h = hashlib.sha256(Path(path).read_bytes() + f"\0{task}\0{method}\0".encode())
+    h.update(json.dumps(settings, sort_keys=True, default=dataclasses.asdict).encode())
+    for tree in (paths.BASE_MODEL, paths.adapter(task)):
+        if Path(tree).exists():
+            tree_hash(tree, h)
+    return h.hexdigest()[:16]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stages.lib import paths
 from stages.lib.files import read_json, read_jsonl, write_json, write_jsonl
-from stages.lib.methods.base import Classifier, Timer
+from stages.lib.methods.base import Classifier, Timer, plan_run
 
 
 def task_data(task: str, splits: list[str]) -> dict[str, list[dict]]:
@@ -26,6 +26,7 @@ class Serial:
 def fit_predict_write(clf: Classifier, task: str, method: str, splits: list[str], parallel=Serial()) -> None:
     data = task_data(task, splits)
     clf.fit(data["train"], data["val"])
+    plan_run(clf, [r for split in splits for r in data[split]])  # one estimate and budget for every split
     for split in splits:
         with Timer() as t:
             preds = parallel.map(clf.predict, data[split])

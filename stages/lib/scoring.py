@@ -68,6 +68,8 @@ def evaluate(predictions: list[dict], labels: dict[str, list[str]], meta: dict, 
     headline["truncated_rows"] = sum(bool(p.get("truncated")) for p in predictions)
     headline["invalid_rate"] = sum(p["pred"] is None or any(v is None for v in p["pred"].values())
                                    for p in predictions) / n
+    if refused := sum("refusal" in p for p in predictions):  # Claude declined: invalid, but counted apart
+        headline["refusal_rate"] = refused / n
     if any(p.get("cost_usd") is not None for p in predictions):  # measured by the API; local costs: the report
         headline["cost_per_million"] = _mean(p.get("cost_usd") for p in predictions) * 1e6
     seconds = meta["predict_seconds"]

@@ -1,6 +1,8 @@
 """Fine-tuning: TRL's SFTTrainer with a PEFT LoRA adapter on the base model.
 
-CUDA: QLoRA (bitsandbytes 4-bit NF4, double quantisation, bf16 compute). CPU: LoRA in fp32.
+`finetune.quantize_4bit`: QLoRA, the study's recipe (bitsandbytes 4-bit NF4 base, double quantisation, compute in
+`finetune.compute_dtype[device]`), on a GPU or on the CPU (bitsandbytes has a CPU backend); otherwise LoRA on a
+base in that compute dtype. `finetune.device` says where it runs, not whether it may be 4-bit.
 The data is the study's conversational format — the sample as the user turn, the label (or the JSON object of
 labels) as the assistant turn — in TRL's prompt/completion form, so the loss covers the answer tokens only.
 A short fixed system turn replaces the chat template's default one (SmolLM2 would add ~30 tokens per sample).
@@ -11,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import resource
-import statistics
 import time
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from transformers import TrainerCallback
 
 from stages.lib.config import Finetune
 from stages.lib.errors import PipelineError
+from stages.lib.files import tree_hash
+from stages.lib.quantization import quantization_config
 from stages.lib.templates import answer_text
 from stages.lib.tokens import truncate_tokens
 
@@ -66,29 +69,39 @@ def lora_config(cfg: Finetune, num_layers: int):
                       target_modules=cfg.target_modules, layers_to_transform=layers, task_type="CAUSAL_LM")
 
 
+def compute_dtype(cfg: Finetune, dev: str) -> torch.dtype:
+    if dev not in cfg.compute_dtype:
+        raise PipelineError(f"params.yaml: finetune.compute_dtype has no entry for device {dev!r}")
+    return getattr(torch, cfg.compute_dtype[dev])
+
+
+def precision(cfg: Finetune, dev: str) -> str:
+    """The base model's precision as trained (and therefore as scored): nf4 or the compute dtype."""
+    return "nf4" if cfg.quantize_4bit else cfg.compute_dtype[dev]
+
+
 def load_base(path: str, dev: str, cfg: Finetune):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
-    if dev == "cuda" and cfg.quantize_4bit:
+    dtype = compute_dtype(cfg, dev)
+    if cfg.quantize_4bit:
         from peft import prepare_model_for_kbit_training
-        from transformers import BitsAndBytesConfig
 
-        bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                 bnb_4bit_compute_dtype=torch.bfloat16)
-        model = AutoModelForCausalLM.from_pretrained(path, quantization_config=bnb, dtype=torch.bfloat16)
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+        model = AutoModelForCausalLM.from_pretrained(path, quantization_config=quantization_config(dtype),
+                                                     dtype=dtype, device_map={"": dev})
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=dev == "cuda" and cfg.gradient_checkpointing)
     else:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     return model, tokenizer
 
 
-def fingerprint(cfg: Finetune, train: list[dict], val: list[dict], base: str) -> str:
-    """What a checkpoint must match to be resumed: the recipe, the data and the base model's config."""
+def fingerprint(cfg: Finetune, train: list[dict], val: list[dict], base: str, seed: int) -> str:
+    """What a checkpoint must match to be resumed: the recipe, the seed, the data and every file of the base model
+    (config, weights, tokenizer), so another seed or another quantisation of the same model starts afresh."""
     recipe = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "checkpoint_dir"}
-    h = hashlib.sha256(json.dumps([recipe, train, val], sort_keys=True).encode())
-    h.update(Path(base, "config.json").read_bytes())
-    return h.hexdigest()[:16]
+    return tree_hash(base, hashlib.sha256(json.dumps([recipe, seed, train, val], sort_keys=True).encode()))[:16]
 
 
 def answer_loss(model, inputs: dict, num_items_in_batch=None):
@@ -147,12 +160,12 @@ def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, 
         report_to="none",
         dataloader_num_workers=0,
         max_steps=cfg.max_steps or -1,
-        gradient_checkpointing=dev == "cuda" and cfg.gradient_checkpointing,
+        activation_checkpointing=dev == "cuda" and cfg.gradient_checkpointing,
     )
     callbacks = [EarlyStoppingCallback(early_stopping_patience=cfg.patience)] if cfg.eval_strategy != "no" else []
     if live_dir:
         from dvclive import Live
-        from dvclive.huggingface import DVCLiveCallback
+        from transformers.integrations import DVCLiveCallback
 
         callbacks.append(DVCLiveCallback(live=Live(live_dir, report=None, save_dvc_exp=False, dvcyaml=None)))
     class AnswerLossSFTTrainer(SFTTrainer):
@@ -181,13 +194,13 @@ class TrainingClock(TrainerCallback):
     FILE = "training_seconds.json"
 
     def __init__(self):
-        self.before, self.start = 0.0, time.perf_counter()
+        self.before, self.start, self.first_step = 0.0, time.perf_counter(), 0
 
     def total(self) -> float:
         return self.before + time.perf_counter() - self.start
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.start = time.perf_counter()
+        self.start, self.first_step = time.perf_counter(), state.global_step
         if state.global_step:  # resumed: the checkpoint it resumed from says what came before
             done = Path(args.output_dir, f"checkpoint-{state.global_step}", self.FILE)
             self.before = json.loads(done.read_text())["seconds"] if done.exists() else 0.0
@@ -204,7 +217,7 @@ def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], base: str
     """Fine-tune, resuming from the checkpoints an interrupted run of the same recipe, data and base model left
     under `checkpoints_root/<fingerprint>` (so checkouts and queued experiments share them safely).
     Saves the best adapter to `adapter_out` (from the main process only); returns the training metrics."""
-    checkpoints = Path(checkpoints_root) / fingerprint(cfg, train_rows, val_rows, base)
+    checkpoints = Path(checkpoints_root) / fingerprint(cfg, train_rows, val_rows, base, seed)
     checkpoints.mkdir(parents=True, exist_ok=True)
     resume = any(checkpoints.glob("checkpoint-*"))
     print(f"checkpoints: {checkpoints}" + (" (resuming)" if resume else ""))
@@ -215,7 +228,7 @@ def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], base: str
         torch.cuda.reset_peak_memory_stats()
     clock = TrainingClock()
     trainer.add_callback(clock)
-    trainer.train(resume_from_checkpoint=resume or None)
+    result = trainer.train(resume_from_checkpoint=resume or None)
     seconds = clock.total()
     if trainer.is_world_process_zero():  # one adapter, however many processes trained it
         trainer.model.save_pretrained(adapter_out)
@@ -234,12 +247,15 @@ def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], base: str
         "train_tokens": n_tokens,
         "train_samples_per_s": len(train_rows) * epochs / seconds if seconds else None,
         "train_tokens_per_s": n_tokens * epochs / seconds if seconds else None,
-        "train_loss": statistics.fmean(losses) if (losses := [h["loss"] for h in trainer.state.log_history
-                                                              if "loss" in h]) else None,
+        # Trainer's own mean over the steps this run trained, whatever logging_steps is (none: a finished resume)
+        "train_loss": result.training_loss if trainer.state.global_step > clock.first_step else None,
+        "train_loss_steps": trainer.state.global_step - clock.first_step,
         "best_eval_loss": trainer.state.best_metric,
         "eval_losses": [h["eval_loss"] for h in history],
         "peak_memory_mb": (torch.cuda.max_memory_allocated() if torch.cuda.is_available()
                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20,
         "device": device(cfg),
+        "base_precision": precision(cfg, device(cfg)),
+        "compute_dtype": cfg.compute_dtype[device(cfg)],
         "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
     }

@@ -29,17 +29,37 @@ SENTINEL = "\u0000TEXT\u0000"
 ANSWER_ROOM = 256  # tokens kept free for few-shot examples' framing and the answer when bounding an input
 
 
-def load(path: str, adapter: str | None = None):
-    """The model on the GPU in bf16 where there is one (each torchrun process on its own), else fp32 on the CPU."""
+def load(path: str, adapter: str | None = None, quantization_config=None):
+    """The model on the GPU in bf16 where there is one (each torchrun process on its own), else fp32 on the CPU.
+
+    A LoRA adapter trained on a full-precision base is merged (no adapter cost per token). One trained on a 4-bit
+    base (QLoRA, `quantization_config` given) is scored as it was trained: on the same 4-bit base, the adapter
+    applied and not merged (merging into 4-bit weights re-rounds them; merging into a higher-precision base
+    scores a model that was never trained)."""
     cuda = torch.cuda.is_available()
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}" if cuda else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
+    dtype = torch.bfloat16 if cuda else torch.float32
+    if quantization_config is not None:
+        dtype = quantization_config.bnb_4bit_compute_dtype
+        model = AutoModelForCausalLM.from_pretrained(path, quantization_config=quantization_config, dtype=dtype,
+                                                     device_map={"": device})
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
     if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()  # merged: no adapter cost per token
-    return model.to(device).eval(), tokenizer
+        model = PeftModel.from_pretrained(model, adapter)
+        if quantization_config is None:
+            model = model.merge_and_unload()
+    return model.eval(), tokenizer
+
+
+def precision_info(model, adapter: str | None) -> dict:
+    """What the prediction meta records about the weights that answered."""
+    quantized = any(type(m).__name__ == "Linear4bit" for m in model.modules())
+    info = {"base_precision": "nf4" if quantized else str(next(model.parameters()).dtype).removeprefix("torch.")}
+    return info | ({"adapter_merged": not hasattr(model, "peft_config")} if adapter else {})
 
 
 def on_model_device(method):
@@ -76,11 +96,12 @@ def answer_segments(fields: list[str], labels: dict[str, list[str]]) -> tuple[st
     label (`", "B": "` or `"}`), so each candidate is tokenised as it appears in the full answer."""
     if len(fields) == 1:
         return "", [{lb: lb for lb in labels[fields[0]]}]
-    opening = '{' + json.dumps(fields[0]) + ': "'
+    dump = functools.partial(json.dumps, ensure_ascii=False)  # as the fine-tuning targets write it (answer_text)
+    opening = '{' + dump(fields[0]) + ': "'
     segs = []
     for i, f in enumerate(fields):
-        tail = '"}' if i == len(fields) - 1 else '", ' + json.dumps(fields[i + 1]) + ': "'
-        segs.append({lb: json.dumps(lb)[1:-1] + tail for lb in labels[f]})
+        tail = '"}' if i == len(fields) - 1 else '", ' + dump(fields[i + 1]) + ': "'
+        segs.append({lb: dump(lb)[1:-1] + tail for lb in labels[f]})
     return opening, segs
 
 
@@ -113,12 +134,27 @@ class LocalLM:
                  info: dict | None = None):
         self.model, self.tokenizer, self.info = model, tokenizer, info or {}
         self.device = next(model.parameters()).device
+        # the body and the head through the model's own accessors (a PEFT wrapper or another architecture keeps
+        # them elsewhere than `.model` / `.lm_head`), and its final-logit soft-capping where it has one
+        self.decoder, self.head = model.get_decoder(), model.get_output_embeddings()
+        self.softcap = getattr(model.config, "final_logit_softcapping", None)
         self.batch_size, self.max_new_tokens, self.progress = batch_size, max_new_tokens, progress
         self.end_id = tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.end_id
 
     def describe(self) -> dict:
         return {"provider": "local", **self.info}
+
+    def option_scores(self, hidden: torch.Tensor, options: list[int]) -> torch.Tensor:
+        """The logits of the allowed next tokens only, computed in fp32 (in bf16, logits of 16-32 are 0.125
+        apart and near-ties would go to the first option), soft-capped as the model's own head would."""
+        weight = self.head.weight[options].float()
+        scores = hidden.float() @ weight.T
+        if getattr(self.head, "bias", None) is not None:
+            scores = scores + self.head.bias[options].float()
+        if self.softcap:
+            scores = torch.tanh(scores / self.softcap) * self.softcap
+        return scores
 
     def truncate(self, text: str, max_tokens: int | None, system: str | None) -> tuple[str, bool]:
         if max_tokens is None:  # the context left after the prompt around the text and room for the answer
@@ -133,7 +169,7 @@ class LocalLM:
     def _prefix_cache(self, prefix_ids: list[int]):
         cache = DynamicCache()
         if prefix_ids:
-            self.model.model(input_ids=torch.tensor([prefix_ids]), cache=cache, use_cache=True)
+            self.decoder(input_ids=torch.tensor([prefix_ids]), cache=cache, use_cache=True)
         return cache
 
     @on_model_device
@@ -186,11 +222,10 @@ class LocalLM:
 
         while active:
             hidden, mask, pos = self._feed(cache, mask, pos, [pending[i] for i in active])
-            logits = self.model.lm_head(hidden)  # only the last real position of each row
             keep_rows, next_active = [], []
             for row, i in enumerate(active):
                 options = list(node[i].children)
-                t = options[int(torch.argmax(logits[row, options]))]
+                t = options[int(torch.argmax(self.option_scores(hidden[row], options)))]
                 nd, forced = follow_forced(node[i].children[t])
                 step = [t] + forced
                 chosen[i] += step
@@ -224,7 +259,7 @@ class LocalLM:
             new_mask[r, : len(s)] = 1
         position_ids = pos[:, None] + torch.arange(width)[None, :]
         mask = torch.cat([mask, new_mask], dim=1)
-        out = self.model.model(input_ids=ids, attention_mask=mask, position_ids=position_ids, cache=cache, use_cache=True)
+        out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=position_ids, cache=cache, use_cache=True)
         last = out.last_hidden_state[torch.arange(len(seqs)), lengths - 1]
         return last, mask, pos + lengths
 

@@ -51,6 +51,16 @@ class Backend(Protocol):
     def describe(self) -> dict: ...
 
 
+def plan_run(clf: Classifier, records: list[dict]) -> None:
+    """Before a run's first request: a backend that pays per request (Claude) is shown every request the run will
+    send (`records` predicted once in its planning mode, where nothing is sent), so one estimate covers the whole
+    run. Other backends have no planning mode and skip this."""
+    planning = getattr(getattr(clf, "backend", None), "planning", None)
+    if planning is not None:
+        with planning():
+            clf.predict(records)
+
+
 def prediction(record: dict, pred: dict, raw: str, latency_s: float, input_tokens=None, output_tokens=None, **extra) -> dict:
     return {
         "id": record["id"],

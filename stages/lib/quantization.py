@@ -1,0 +1,10 @@
+"""The study's QLoRA base, one definition for training and for scoring what was trained on it."""
+from __future__ import annotations
+
+
+def quantization_config(dtype):
+    """bitsandbytes 4-bit NF4 with double quantisation, computing in `dtype` (a torch dtype)."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=dtype)
