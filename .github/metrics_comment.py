@@ -10,8 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-FIGURES = [("accuracy", "accuracy", "{:.1%}"), ("macro_f1", "macro-F1", "{:.3f}"), ("invalid_rate", "invalid", "{:.1%}"),
-           ("cost_per_million", "$ / 1M", "{:,.2f}")]
+FIGURES = [
+    ("accuracy", "accuracy", "{:.1%}"),
+    ("macro_f1", "macro-F1", "{:.3f}"),
+    ("invalid_rate", "invalid", "{:.1%}"),
+    ("cost_per_million", "$ / 1M", "{:,.2f}"),
+]
 
 
 def at_base(base: str, path: Path) -> dict | None:
@@ -42,8 +46,10 @@ def main(base: str) -> None:
         status = "new" if old is None else ("⚠ outside base interval" if any(o for _, o in cells) else "")
         rows.append(f"| {path.parent.name} | {path.stem} | {now.get('train_rows', '—')} | "
                     + " | ".join(c for c, _ in cells) + f" | {interval} | {status} |")
-    print(f"## Metrics against `{base}`\n\n{flagged} row(s) with a change outside the base branch's confidence interval (⚠); "
-          "others are within noise.\n")
+    print(
+        f"## Metrics against `{base}`\n\n{flagged} row(s) with a change outside the base branch's confidence "
+        "interval (⚠); others are within noise.\n"
+    )
     print("| task | method | train rows | " + " | ".join(h for _, h, _ in FIGURES) + " | accuracy interval now | |")
     print("|" + "---|" * (len(FIGURES) + 5))
     print("\n".join(rows))

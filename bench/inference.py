@@ -17,7 +17,9 @@ from stages.lib.parsing import parse_answer
 
 
 def accuracy(preds, records, fields):
-    return sum(all(p.get(f) == r["labels"][f] for f in fields) for p, r in zip(preds, records)) / len(records)
+    return sum(all(p.get(f) == r["labels"][f] for f in fields) for p, r in zip(preds, records, strict=True)) / len(
+        records
+    )
 
 
 @torch.inference_mode()
@@ -62,9 +64,15 @@ def main():
     con = lm.classify(prompt["system"], texts, fields, labels)
     t_con = time.perf_counter() - start
     cp = [c["pred"] for c in con]
-    rows.append([f"constrained (prefix cache, batch {args.batch_size})", len(texts) / t_con, accuracy(cp, records, fields),
-                 sum(any(v is None for v in p.values()) for p in cp) / len(cp),
-                 sum(c["input_tokens"] for c in con) / len(con)])
+    rows.append(
+        [
+            f"constrained (prefix cache, batch {args.batch_size})",
+            len(texts) / t_con,
+            accuracy(cp, records, fields),
+            sum(any(v is None for v in p.values()) for p in cp) / len(cp),
+            sum(c["input_tokens"] for c in con) / len(con),
+        ]
+    )
 
     tok_s, samples_s = floor(lm, texts, args.batch_size)
     rows.append([f"floor: own tokens once, batched ({tok_s:.0f} tok/s)", samples_s, None, None, None])

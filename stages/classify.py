@@ -10,6 +10,7 @@ from pathlib import Path
 from stages import baseline, predict_finetuned, predict_prompted
 from stages.lib.cli import run, stage_args
 from stages.lib.config import FinetunedMethod, PromptMethod, load_params
+from stages.lib.files import write_json
 from stages.lib.new_data import classify_file, read_inputs, run_key
 from stages.lib.predictions import task_data, task_labels
 
@@ -27,8 +28,11 @@ def main() -> None:
     clf.fit(data["train"], data["val"])  # the same fit as in the pipeline: instant, or an index
     counts = classify_file(clf, rows, Path(args.output), args.method, list(task_labels(args.task)),
                            run_key(params, args.input, args.task, args.method))
+    # what answered, as the pipeline's prediction meta records it (model, adapter, base precision, thinking...)
+    write_json(Path(args.output + ".meta.json"), {"task": args.task, "method": args.method, **counts,
+                                                  **clf.describe()})
     print(f"{args.output}: {counts['classified']} rows classified by {args.method}, {counts['refused']} refused "
-          f"(see the error column)")
+          f"(see the error column); what answered: {args.output}.meta.json")
 
 
 if __name__ == "__main__":

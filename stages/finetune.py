@@ -5,7 +5,6 @@ Interrupted? The next run resumes from the checkpoints kept in the per-user cach
 """
 import contextlib
 import os
-import random
 
 from stages.lib import paths, sft
 from stages.lib.cli import run, stage_args
@@ -19,14 +18,9 @@ def main() -> None:
     params = load_params()
     cfg = params.finetune
     relaunch(cfg.processes)  # finetune.processes > 1: data-parallel training under torchrun
-    rng = random.Random(params.seed)
-    train = read_jsonl(paths.task_split(args.task, "train"))
-    val = read_jsonl(paths.task_split(args.task, "val"))
-    # The CPU profile trains on a seeded subsample; full-size runs set these to null.
-    if cfg.max_train_samples and len(train) > cfg.max_train_samples:
-        train = rng.sample(train, cfg.max_train_samples)
-    if cfg.max_val_samples and len(val) > cfg.max_val_samples:
-        val = rng.sample(val, cfg.max_val_samples)
+    # The CPU profile trains on a seeded subsample; full-size runs set max_train/val_samples to null.
+    train, val = sft.training_rows(cfg, read_jsonl(paths.task_split(args.task, "train")),
+                                   read_jsonl(paths.task_split(args.task, "val")), params.seed)
     checkpoints = cfg.checkpoint_dir or paths.user_cache("checkpoints")
     main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun (finetune.processes > 1) one writes
     with atomic_path(paths.adapter(args.task)) if main_rank else contextlib.nullcontext() as out:

@@ -22,11 +22,20 @@ def main() -> None:
         raise PipelineError(f"params.yaml: methods.{args.method} needs type prompt, classes and per_class to mine")
     base = read_json(paths.prompt(args.task, "zero_shot"))
     val_preds = read_jsonl(paths.predictions(args.task, "zero_shot", "val"))
+    val_meta = read_json(paths.predictions_meta(args.task, "zero_shot", "val"))
     train = read_jsonl(paths.task_split(args.task, "train"))
     mined = mine_errors(val_preds, base["fields"], cfg.classes)
     examples = pick_examples(mined, train, cfg.per_class, random.Random(params.seed))
-    write_json(paths.prompt(args.task, cfg.prompt), with_examples(base, examples))
-    print(f"{args.task}: {len(examples)} examples for " + "; ".join(f"{m['label']} ({m['errors']} errors)" for m in mined))
+    # What mining cost: a whole zero-shot validation run (its seconds, and its dollars on an API model) and the
+    # labels of every validation row it read. The few-shot method's up-front cost and training rows include them.
+    spent = [p["cost_usd"] for p in val_preds if p.get("cost_usd") is not None]
+    mined_from = {"split": "val", "labelled_rows": len(val_preds), "seconds": val_meta["predict_seconds"],
+                  "cost_usd": sum(spent) if spent else None}
+    write_json(paths.prompt(args.task, cfg.prompt), {**with_examples(base, examples), "mined_from": mined_from})
+    print(
+        f"{args.task}: {len(examples)} examples for "
+        + "; ".join(f"{m['label']} ({m['errors']} errors)" for m in mined)
+    )
 
 
 if __name__ == "__main__":

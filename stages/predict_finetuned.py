@@ -4,6 +4,8 @@ only the short system turn it was trained with, and its inputs are cut exactly a
 python -m stages.predict_finetuned --task balanced
 With `methods.finetuned.processes` > 1 the stage reruns itself under torchrun and the rows are sharded.
 """
+from pathlib import Path
+
 import torch
 
 from stages.lib import paths
@@ -18,11 +20,14 @@ from stages.lib.quantization import quantization_config
 from stages.lib.sharding import DataParallel, relaunch
 
 
-def build_classifier(params: Params, task: str, method: str) -> PromptClassifier:
-    cfg, adapter = params.method(method), paths.adapter(task)
+def build_classifier(params: Params, task: str, method: str, adapter: Path | None = None,
+                     training: dict | None = None) -> PromptClassifier:
+    """The fine-tuned model as a classifier: the task's adapter and its training metrics, or those given (the
+    learning curve trains its own)."""
+    cfg, adapter = params.method(method), adapter or paths.adapter(task)
     if not (adapter / "adapter_config.json").exists():
         raise PipelineError(f"{adapter}: no adapter; run the finetune stage first (dvc repro finetune@{task})")
-    labels, training = task_labels(task), read_json(paths.train_metrics(task))
+    labels, training = task_labels(task), training or read_json(paths.train_metrics(task))
     # a QLoRA adapter is scored on the 4-bit base it was trained on (see backends.local.load)
     qlora = training.get("base_precision") == "nf4"
     quantization = quantization_config(getattr(torch, training["compute_dtype"])) if qlora else None

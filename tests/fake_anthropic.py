@@ -29,14 +29,28 @@ def model(id, name, thinking=("disabled", "enabled", "adaptive"), efforts=EFFORT
             "retires_at": retires_at, "batch": batch, "structured": structured}
 
 
-MODELS = {m["id"]: m for m in [
-    model("claude-sonnet-4-6", "Claude Sonnet 4.6", thinks_by_default="medium"),
-    model("claude-haiku-4-5", "Claude Haiku 4.5", thinking=("disabled", "enabled"), efforts=(), rejects_sampling=False),
-    model("claude-opus-4-6", "Claude Opus 4.6", thinking=("adaptive",), efforts=("medium", "high", "max"),
-          thinks_by_default="high"),
-    model("claude-old-3", "Claude Old 3", lifecycle="retired"),
-    model("claude-dusk-4", "Claude Dusk 4", lifecycle="deprecated", retires_at="2027-01-05T00:00:00Z"),
-]}
+MODELS = {
+    m["id"]: m
+    for m in [
+        model("claude-sonnet-4-6", "Claude Sonnet 4.6", thinks_by_default="medium"),
+        model(
+            "claude-haiku-4-5",
+            "Claude Haiku 4.5",
+            thinking=("disabled", "enabled"),
+            efforts=(),
+            rejects_sampling=False,
+        ),
+        model(
+            "claude-opus-4-6",
+            "Claude Opus 4.6",
+            thinking=("adaptive",),
+            efforts=("medium", "high", "max"),
+            thinks_by_default="high",
+        ),
+        model("claude-old-3", "Claude Old 3", lifecycle="retired"),
+        model("claude-dusk-4", "Claude Dusk 4", lifecycle="deprecated", retires_at="2027-01-05T00:00:00Z"),
+    ]
+}
 
 
 class FakeAnthropic:
@@ -47,7 +61,12 @@ class FakeAnthropic:
                                               req["output_config"]["format"]["schema"]["properties"].items()})
         self.batches: dict[str, dict] = {}
         self.batch_errors: set[str] = set()  # user texts whose batch item comes back errored (once)
-        self.usage = {"input_tokens": 20, "output_tokens": 8, "cache_creation_input_tokens": 300, "cache_read_input_tokens": 0}
+        self.usage = {
+            "input_tokens": 20,
+            "output_tokens": 8,
+            "cache_creation_input_tokens": 300,
+            "cache_read_input_tokens": 0,
+        }
         self.models = {k: dict(v) for k, v in MODELS.items()}
         self.refuse: set[str] = set()  # user texts the model refuses to answer
         self.long_thoughts: dict[str, int] = {}  # user texts that take this many thinking tokens
@@ -67,19 +86,34 @@ class FakeAnthropic:
 
     def model_info(self, m: dict) -> dict:
         support = lambda ok: {"supported": bool(ok)}  # noqa: E731
-        return {"type": "model", "id": m["id"], "display_name": m["display_name"], "created_at": "2026-01-01T00:00:00Z",
-                "lifecycle": m["lifecycle"], "retires_at": m["retires_at"],
-                "deprecated_at": "2026-10-01T00:00:00Z" if m["lifecycle"] != "active" else None,
-                "max_input_tokens": 200_000, "max_tokens": 64_000,
-                "capabilities": {
-                    "batch": support(m["batch"]), "citations": support(True), "code_execution": support(False),
-                    "context_management": {"supported": False},
-                    "effort": {"supported": bool(m["efforts"]), **{e: support(e in m["efforts"]) for e in EFFORTS}},
-                    "image_input": support(True), "pdf_input": support(True), "server_tools": {"supported": False},
-                    "structured_outputs": support(m["structured"]),
-                    "thinking": {"supported": m["thinking"] != {"disabled"},
-                                 "types": {t: support(t in m["thinking"])
-                                           for t in ("adaptive", "between_tools", "disabled", "enabled")}}}}
+        return {
+            "type": "model",
+            "id": m["id"],
+            "display_name": m["display_name"],
+            "created_at": "2026-01-01T00:00:00Z",
+            "lifecycle": m["lifecycle"],
+            "retires_at": m["retires_at"],
+            "deprecated_at": "2026-10-01T00:00:00Z" if m["lifecycle"] != "active" else None,
+            "max_input_tokens": 200_000,
+            "max_tokens": 64_000,
+            "capabilities": {
+                "batch": support(m["batch"]),
+                "citations": support(True),
+                "code_execution": support(False),
+                "context_management": {"supported": False},
+                "effort": {"supported": bool(m["efforts"]), **{e: support(e in m["efforts"]) for e in EFFORTS}},
+                "image_input": support(True),
+                "pdf_input": support(True),
+                "server_tools": {"supported": False},
+                "structured_outputs": support(m["structured"]),
+                "thinking": {
+                    "supported": m["thinking"] != {"disabled"},
+                    "types": {
+                        t: support(t in m["thinking"]) for t in ("adaptive", "between_tools", "disabled", "enabled")
+                    },
+                },
+            },
+        }
 
     def check(self, req: dict) -> tuple[int, str, str] | None:
         """The 404 or 400 the API gives this request, if any."""
@@ -102,7 +136,10 @@ class FakeAnthropic:
         text = json.dumps(self.answer(req)) if fmt and fmt.get("format") else "Fractures"
         usage = dict(self.usage)
         if any(r[1] == "/v1/messages" for r in self.log[:-1]):  # the system prefix is cached after the first call
-            usage["cache_read_input_tokens"], usage["cache_creation_input_tokens"] = usage["cache_creation_input_tokens"], 0
+            usage["cache_read_input_tokens"], usage["cache_creation_input_tokens"] = (
+                usage["cache_creation_input_tokens"],
+                0,
+            )
         kind = (req.get("thinking") or {}).get("type")
         effort = (fmt or {}).get("effort") or m["thinks_by_default"] or "high"
         thought = (THINKING_TOKENS[effort] if kind == "adaptive" or (kind is None and m["thinks_by_default"])
@@ -156,8 +193,17 @@ class FakeAnthropic:
                         return self._send(status, {"type": "error", "error": {"type": kind, "message": message}})
                 if fake.faults:
                     status, headers = fake.faults.pop(0)
-                    return self._send(status, {"type": "error", "error": {"type": "rate_limit_error" if status == 429
-                                                                          else "api_error", "message": "scripted"}}, headers)
+                    return self._send(
+                        status,
+                        {
+                            "type": "error",
+                            "error": {
+                                "type": "rate_limit_error" if status == 429 else "api_error",
+                                "message": "scripted",
+                            },
+                        },
+                        headers,
+                    )
                 if self.path == "/v1/messages":
                     return self._send(200, fake.message(body))
                 if self.path == "/v1/messages/batches":
@@ -176,7 +222,10 @@ class FakeAnthropic:
                     return self._send(200, fake.model_info(m))
                 bid = parts[3]
                 if parts[-1] == "results":
-                    lines = [{"custom_id": r["custom_id"], "result": fake.batch_result(r)} for r in fake.batches[bid]["requests"]]
+                    lines = [
+                        {"custom_id": r["custom_id"], "result": fake.batch_result(r)}
+                        for r in fake.batches[bid]["requests"]
+                    ]
                     return self._send(200, lines, jsonl=True)
                 fake.batches[bid]["polls"] += 1
                 self._send(200, fake.batch_object(bid))
@@ -187,7 +236,10 @@ class FakeAnthropic:
         text = req["params"]["messages"][0]["content"]
         if text in self.batch_errors:
             self.batch_errors.discard(text)
-            return {"type": "errored", "error": {"type": "error", "error": {"type": "api_error", "message": "scripted"}}}
+            return {
+                "type": "errored",
+                "error": {"type": "error", "error": {"type": "api_error", "message": "scripted"}},
+            }
         return {"type": "succeeded", "message": self.message(req["params"])}
 
     def batch_object(self, bid):

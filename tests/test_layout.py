@@ -121,6 +121,19 @@ def test_stage_modules_are_short_entry_points_and_library_names_are_distinct():
         assert len(p.read_text().splitlines()) <= 60, f"{p.name} is longer than an entry point should be"
         assert "def main()" in p.read_text()
     modules = [p.stem for p in (ROOT / "stages").rglob("*.py") if p.stem != "__init__"]
+    twice = sorted({m for m in modules if modules.count(m) > 1})
+    assert not twice, f"two modules with one name: {twice}"
     assert not set(modules) & set(sys.stdlib_module_names), set(modules) & set(sys.stdlib_module_names)
     stems = {re.sub(r"(s|ing|ed|ion)$", "", m) for m in modules}
     assert len(stems) == len(set(modules)), f"names differing only by a suffix: {sorted(modules)}"
+
+
+HEAVY = {"torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate", "datasets", "vllm"}
+
+
+@pytest.mark.parametrize("name", ["ingest", "split", "task", "prompt", "mine_examples", "baseline", "evaluate",
+                                  "compare", "report"])
+def test_stages_that_run_no_model_import_no_model_library(name):
+    """Not even lazily: a stage that never touches a model must not pay for importing one."""
+    _, external = stage_closure(name)
+    assert not external & HEAVY, f"stage {name} imports {sorted(external & HEAVY)}"

@@ -19,7 +19,7 @@ def naive_decode(lm, fields, labels, text):
     opening, segments = answer_segments(fields, labels)
     ids = lm._encode(before) + lm._encode(text + after) + (lm._encode(opening) if opening else [])
     out = {}
-    for f, seg in zip(fields, segments):
+    for f, seg in zip(fields, segments, strict=True):
         node = build_trie(lm.tokenizer, seg, lm.end_id if len(fields) == 1 else None)
         while node.label is None:
             logits = lm.model(input_ids=torch.tensor([ids])).logits[0, -1]
@@ -91,3 +91,26 @@ def test_real_embedded_model_answers_with_labels():
     got = lm.classify("You classify OSHA injury reports.", TEXTS, ["NatureTitle"], LABELS)
     assert all(g["pred"]["NatureTitle"] in LABELS["NatureTitle"] for g in got)
     assert model.config.num_hidden_layers == 30
+
+
+def test_a_label_sharing_a_long_prefix_with_another_decodes_as_the_naive_reference(tiny_lm):
+    labels = {"N": ["Fractures of the lower leg and ankle, left side, closed",
+                    "Fractures of the lower leg and ankle, left side, open", "Fractures"]}
+    got = tiny_lm.classify(SYSTEM, TEXTS, ["N"], labels)
+    assert [g["pred"] for g in got] == [naive_decode(tiny_lm, ["N"], labels, t) for t in TEXTS]
+    assert all(g["raw"] == g["pred"]["N"] for g in got)  # the whole label, not a prefix of it
+
+
+def test_non_ascii_labels_are_decoded_as_the_fine_tuning_targets_write_them(tiny_lm):
+    import json
+
+    from stages.lib.templates import answer_text
+
+    labels = {"Nature": ["Brûlure", "Fracture"], "Partie du corps": ["Épaule", "Main"]}
+    fields = list(labels)
+    opening, segments = answer_segments(fields, labels)
+    target = answer_text({"Nature": "Brûlure", "Partie du corps": "Épaule"})
+    assert opening + segments[0]["Brûlure"] + segments[1]["Épaule"] == target and "\\u" not in target
+    got = tiny_lm.classify(SYSTEM, TEXTS, fields, labels)
+    assert [g["pred"] for g in got] == [naive_decode(tiny_lm, fields, labels, t) for t in TEXTS]
+    assert all(json.loads(g["raw"]) == g["pred"] and "\\u" not in g["raw"] for g in got)

@@ -1,7 +1,7 @@
 import pytest
 
-from stages.lib.scoring import evaluate
 from stages.lib.parsing import parse_answer
+from stages.lib.scoring import evaluate
 
 LABELS = {"N": ["Cuts, lacerations", "Cuts, lacerations, unspecified", "Fractures"], "P": ["Hand", "Leg"]}
 
@@ -34,9 +34,27 @@ def test_json_answers(answer, expected):
 
 def test_metrics_count_invalid_and_exact_match():
     preds = [
-        {"true": {"N": "Fractures", "P": "Leg"}, "pred": {"N": "Fractures", "P": "Leg"}, "latency_s": 1.0, "input_tokens": 10, "output_tokens": 1},
-        {"true": {"N": "Fractures", "P": "Hand"}, "pred": {"N": "Fractures", "P": "Leg"}, "latency_s": 3.0, "input_tokens": 20, "output_tokens": 1},
-        {"true": {"N": "Cuts, lacerations", "P": "Hand"}, "pred": {"N": None, "P": "Hand"}, "latency_s": 2.0, "input_tokens": None, "output_tokens": 1},
+        {
+            "true": {"N": "Fractures", "P": "Leg"},
+            "pred": {"N": "Fractures", "P": "Leg"},
+            "latency_s": 1.0,
+            "input_tokens": 10,
+            "output_tokens": 1,
+        },
+        {
+            "true": {"N": "Fractures", "P": "Hand"},
+            "pred": {"N": "Fractures", "P": "Leg"},
+            "latency_s": 3.0,
+            "input_tokens": 20,
+            "output_tokens": 1,
+        },
+        {
+            "true": {"N": "Cuts, lacerations", "P": "Hand"},
+            "pred": {"N": None, "P": "Hand"},
+            "latency_s": 2.0,
+            "input_tokens": None,
+            "output_tokens": 1,
+        },
     ]
     m, details, timings = evaluate(preds, LABELS, {"predict_seconds": 6.0, "fit_seconds": 0.0, "train_rows": 7},
                                    bootstrap=200, confidence=0.95, seed=0)

@@ -29,7 +29,9 @@ def repo(tmp_path_factory):
     for item in KEEP:
         src = ROOT / item
         (dst / item).parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst / item, **({"ignore": shutil.ignore_patterns("__pycache__")} if src.is_dir() else {}))
+        (shutil.copytree if src.is_dir() else shutil.copy)(
+            src, dst / item, **({"ignore": shutil.ignore_patterns("__pycache__")} if src.is_dir() else {})
+        )
     params = yaml.safe_load((dst / "params.yaml").read_text())
     params["base_model"] = params["model"] = "tiny-random"
     params["tasks"] = {k: params["tasks"][k] for k in ("balanced", "multitask")}
@@ -37,7 +39,9 @@ def repo(tmp_path_factory):
     params["tasks"]["multitask"]["min_count"] = 15
     params["report"]["tasks"] = ["balanced", "multitask"]
     params["learning_curve"] = {"task": "balanced", "sizes": [8]}
-    params["finetune"].update({"max_train_samples": 16, "max_val_samples": 8, "epochs": 1, "top_layers": 1, "batch_size": 4})
+    params["finetune"].update(
+        {"max_train_samples": 16, "max_val_samples": 8, "epochs": 1, "top_layers": 1, "batch_size": 4}
+    )
     for m in ("zero_shot", "few_shot", "few_shot_knn"):
         params["methods"][m]["batch_size"] = 8
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -67,7 +71,9 @@ def test_repro_builds_every_task_and_method(repo):
     assert (repo / "models/adapters/balanced/adapter_config.json").exists()
     assert "| balanced" in (repo / "metrics/report.md").read_text()
     assert (repo / "metrics/plots/png/accuracy_vs_cost.png").exists()
-    assert {"task", "method", "class", "f1"} <= set(json.loads((repo / "metrics/plots/per_class_f1.json").read_text())[0])
+    assert {"task", "method", "class", "f1"} <= set(
+        json.loads((repo / "metrics/plots/per_class_f1.json").read_text())[0]
+    )
     few = json.loads((repo / "data/prompts/multitask/few_shot.json").read_text())
     test_ids = {json.loads(line)["id"] for line in (repo / "data/tasks/multitask/test.jsonl").open()}
     assert not {e["id"] for e in few["examples"]} & test_ids
@@ -78,6 +84,30 @@ def test_second_repro_is_a_noop_and_diffs_work(repo):
     assert "Running stage" not in out
     shown = sh(f"{sys.executable} -m dvc metrics show", repo).stdout
     assert "accuracy_ci" in shown and "per_class" not in shown and "latency" not in shown  # headline only
+
+
+def test_stale_results_fail_the_check_on_a_clean_clone_naming_the_stages(repo, tmp_path):
+    """`.github/stale_check.py`, as the PR workflow runs it: a clean clone (no DVC cache, no outputs) passes while
+    code and params match dvc.lock, and fails naming the stages a library edit made stale."""
+    sh("git add -A && git -c user.email=t@t -c user.name=t commit -qm 'dvc repro'", repo)
+    clean = tmp_path / "clean"
+    sh(f"git clone -q {repo} {clean}", tmp_path)
+    check = f"{sys.executable} {ROOT / '.github/stale_check.py'}"
+    assert "every stage's code and params match dvc.lock" in sh(check, clean).stdout
+    path = clean / "stages/lib/scoring.py"
+    original = path.read_text()
+    path.write_text(original + "\n# a change to scoring\n")
+    proc = sh(check, clean, check=False)
+    stale = {line.split(": ")[1] for line in proc.stdout.splitlines() if line.startswith("stale: ")}
+    assert proc.returncode == 1 and "stages/lib/scoring.py (modified)" in proc.stdout
+    assert {"evaluate@balanced-baseline", "compare@balanced", "curve_finetuned@8"} <= stale
+    assert not [s for s in stale if s.startswith(("ingest", "split", "task", "finetune@", "baseline", "report"))]
+    assert "run `dvc repro` and commit `dvc.lock` and `metrics/`" in proc.stdout
+    path.write_text(original)
+    params = clean / "params.yaml"
+    params.write_text(params.read_text().replace("bootstrap: 2000", "bootstrap: 1000"))
+    proc = sh(check, clean, check=False)
+    assert proc.returncode == 1 and "param evaluate.bootstrap (modified)" in proc.stdout
 
 
 def test_a_code_change_makes_exactly_the_stages_that_run_it_stale(repo):
@@ -127,7 +157,10 @@ def test_bad_input_fails_cleanly(repo, tmp_path, edit, message):
 
 
 def test_unknown_dataset_and_task(repo):
-    for cmd, msg in [("stages.ingest --dataset nope", "unknown dataset 'nope'"), ("stages.task --task nope", "unknown task 'nope'")]:
+    for cmd, msg in [
+        ("stages.ingest --dataset nope", "unknown dataset 'nope'"),
+        ("stages.task --task nope", "unknown task 'nope'"),
+    ]:
         proc = sh(f"{sys.executable} -m {cmd}", repo, check=False)
         assert proc.returncode == 2 and msg in proc.stderr
 
@@ -147,7 +180,9 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
     try:
         proc = sh(f"{sys.executable} -m dvc exp run -S model=sonnet -S models.sonnet.id=claude-nonexistent-1", repo,
                   check=False, **env)
-        assert proc.returncode and "models.sonnet.id 'claude-nonexistent-1': the API knows no such model" in proc.stderr
+        assert (
+            proc.returncode and "models.sonnet.id 'claude-nonexistent-1': the API knows no such model" in proc.stderr
+        )
         assert not [r for r in fake.log if r[1].startswith("/v1/messages")]  # nothing sent, not even counted
         sh("git checkout -- params.yaml", repo)
         sh(f"{sys.executable} -m dvc exp run -S model=opus", repo, **env)
@@ -189,7 +224,11 @@ def test_two_processes_train_one_adapter_and_shard_predictions_identically(repo)
         params["finetune"]["batch_size"] = batch_size
         params["finetune"]["checkpoint_dir"] = str(repo.parent / f"checkpoints-{processes}")  # train, not resume
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        sh(f"{sys.executable} -m stages.predict_prompted --task balanced --method zero_shot", repo, OMP_NUM_THREADS="1")
+        sh(
+            f"{sys.executable} -m stages.predict_prompted --task balanced --method zero_shot",
+            repo,
+            OMP_NUM_THREADS="1",
+        )
         sh(f"{sys.executable} -m stages.finetune --task balanced", repo, OMP_NUM_THREADS="1")
         preds = [json.loads(line) for line in (repo / "data/predictions/balanced/zero_shot.jsonl").open()]
         return [(p["id"], p["pred"]) for p in preds], json.loads((repo / "metrics/train/balanced.json").read_text())

@@ -1,7 +1,7 @@
 import random
 
-from stages.lib.methods.llm import PromptClassifier
 from stages.lib.fewshot import mine_errors, pick_examples
+from stages.lib.methods.llm import PromptClassifier
 from stages.lib.templates import answer_text, with_examples, zero_shot
 from tests.conftest import record
 
@@ -10,8 +10,12 @@ LABELS = {"y": ["Amputations", "Cuts", "Fractures"]}
 
 def test_zero_shot_prompt_is_the_studys():
     p = zero_shot(LABELS, "OSHA injury report")
-    assert p["system"].startswith("You are an expert at classifying OSHA injury reports into the following categories:")
-    assert "Amputations\nCuts\nFractures" in p["system"] and p["system"].endswith("Answer with ONLY the name of the category.")
+    assert p["system"].startswith(
+        "You are an expert at classifying OSHA injury reports into the following categories:"
+    )
+    assert "Amputations\nCuts\nFractures" in p["system"] and p["system"].endswith(
+        "Answer with ONLY the name of the category."
+    )
     multi = zero_shot({"a": ["x"], "b": ["y"]}, "report")
     assert '{"a": "<one of the a categories>", "b": "<one of the b categories>"}' in multi["system"]
 

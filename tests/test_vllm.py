@@ -80,7 +80,9 @@ def test_classify_and_adapter_through_the_engine_call(fake_vllm, tiny_lm):
     preds = clf.fit([], []).predict([{"id": "1", "text": "fell", "labels": {"N": "Fractures"}}])
     assert preds[0]["pred"] == {"N": "Fractures"} and preds[0]["input_tokens"] == 7
     chats, params, lora = llm.calls[0]
-    assert params.kwargs["temperature"] == 0.0 and params.kwargs["structured_outputs"].kwargs == {"choice": LABELS["N"]}
+    assert params.kwargs["temperature"] == 0.0 and params.kwargs["structured_outputs"].kwargs == {
+        "choice": LABELS["N"]
+    }
     assert lora == ("lora", "finetuned", 1, "models/adapters/t")  # the adapter is served unmerged
     multi = backend.classify("s", ["x"], ["N", "P"], LABELS)
     assert multi[0]["pred"] == {"N": "Cuts", "P": "Hand"}

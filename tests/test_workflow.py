@@ -22,12 +22,19 @@ def test_workflow_comment_flags_changes_outside_the_base_interval(tmp_path):
     wf = yaml.safe_load((ROOT / ".github/workflows/pr.yml").read_text())
     steps = wf["jobs"]["test-and-compare"]["steps"]
     script = next(s["run"] for s in steps if s.get("name") == "Compare with the base branch")
-    assert "python -m pytest -q" in next(s["run"] for s in steps if s.get("name", "").startswith("Install and test"))
+    readme = (ROOT / "README.md").read_text()
+    test_command = next(s["run"] for s in steps if s.get("name", "").startswith("Install, lint and test"))
+    assert "ruff check . && python -m pytest -q" in test_command and test_command in readme  # the README's command
+    assert test_command.replace("pip install", "pip install -q") in (ROOT / ".ci/run").read_text()
+    assert "python .github/stale_check.py" in [s.get("run") for s in steps]
     assert "--edit-last --create-if-none" in next(s["run"] for s in steps if "Comment" in s.get("name", ""))
 
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "RUN_URL": "https://example.invalid/run/1",
            "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
-    run = lambda cmd: subprocess.run(cmd, cwd=tmp_path, shell=True, check=True, capture_output=True, text=True, env=env)  # noqa: E731
+
+    def run(cmd):
+        return subprocess.run(cmd, cwd=tmp_path, shell=True, check=True, capture_output=True, text=True, env=env)
+
     run("git init -q -b main && git config user.email t@t && git config user.name t && dvc init -q")
     (tmp_path / ".github").mkdir()
     shutil.copy(ROOT / ".github/metrics_comment.py", tmp_path / ".github")

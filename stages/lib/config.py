@@ -69,7 +69,7 @@ class Model:
 class Finetune:
     device: str
     quantize_4bit: bool
-    compute_dtype: dict[str, str]  # per device (cpu, cuda): float32 | bfloat16 | float16
+    compute_dtype: dict[str, str]  # QLoRA: the 4-bit base's compute dtype per device: float32, bfloat16, float16
     system: str
     r: int
     alpha: int

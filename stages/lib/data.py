@@ -46,7 +46,9 @@ def read_table(path: Path | str) -> pd.DataFrame:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise PipelineError(f"{path}: line {line}: not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})") from None
+        raise PipelineError(
+            f"{path}: line {line}: not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})"
+        ) from None
     if not text.strip():
         raise PipelineError(f"{path}: file is empty")
     try:
@@ -82,7 +84,7 @@ def ingest(df: pd.DataFrame, name: str, spec: Dataset, source: str) -> tuple[lis
     report = IngestReport(rows_read=len(df))
     records, seen = [], set()
     for row in df.itertuples(index=False):
-        row = dict(zip(df.columns, row))
+        row = dict(zip(df.columns, row, strict=True))
         rid = row[spec.id].strip()
         texts = {c: row[c].replace("\r\n", "\n").strip() for c in spec.text}
         labels = {}

@@ -14,15 +14,17 @@ def resamples(n: int, count: int, seed: int) -> np.ndarray:
 
 
 def encode(y_true: list[str], y_pred: list[str | None]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Classes of y_true as 0..K-1; a prediction outside them (or invalid) is K: it is wrong and never averaged."""
-    classes = {c: i for i, c in enumerate(sorted(set(y_true)))}
+    """The classes of y_true and of the valid predictions as 0..K-1; an invalid prediction (None) is K: it is wrong
+    and is not a class."""
+    classes = {c: i for i, c in enumerate(sorted(set(y_true) | {p for p in y_pred if p is not None}))}
     k = len(classes)
     return (np.array([classes[t] for t in y_true]), np.array([classes.get(p, k) for p in y_pred]), k)
 
 
 def f1_per_resample(t: np.ndarray, p: np.ndarray, k: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Macro-F1 (over the classes present in each resample's truth) and support-weighted F1, per resample:
-    F1 = 2·TP / (support + predicted), as scikit-learn computes it with zero_division=0."""
+    """Macro-F1 and support-weighted F1, per resample, as scikit-learn computes them (zero_division=0): macro over
+    every class that is true or predicted in the resample (a class predicted but absent from the truth counts,
+    with F1 0), F1 = 2·TP / (support + predicted)."""
     b = idx.shape[0]
     tt, pp = t[idx], p[idx]
     base = (np.arange(b) * (k + 1))[:, None]
@@ -31,7 +33,7 @@ def f1_per_resample(t: np.ndarray, p: np.ndarray, k: int, idx: np.ndarray) -> tu
     support, predicted = count(base + tt), count(base + pp)
     denom = support + predicted
     f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=denom > 0)
-    present = support > 0
+    present = denom > 0
     macro = (f1 * present).sum(1) / present.sum(1)
     weighted = (f1 * support).sum(1) / support.sum(1)
     return macro, weighted
@@ -41,6 +43,17 @@ def interval(values: np.ndarray, confidence: float) -> list[float]:
     """Percentile interval of the resampled values (row 0, the sample itself, excluded)."""
     lo, hi = np.percentile(values[1:], [50 * (1 - confidence), 50 * (1 + confidence)])
     return [float(lo), float(hi)]
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the order given: the family-wise error rate stays at the level a
+    single test would have, however many comparisons a task makes."""
+    m, order = len(p_values), sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def mcnemar_exact(a_right: np.ndarray, b_right: np.ndarray) -> float:

@@ -20,12 +20,13 @@ from stages.lib.sampling import render_text
 
 
 def read_inputs(path: str, dataset: str, spec: Dataset) -> list[dict]:
-    """Every row of the file, in order: {"row", "id", "text"} or, when it cannot be classified, {"row", "id", "error"}."""
+    """Every row of the file, in order: {"row", "id", "text"}, or {"row", "id", "error"} when it cannot be
+    classified."""
     df = read_table(path)
     require_columns(df, [spec.id, *spec.text], dataset, path)
     rows = []
     for n, row in enumerate(df.itertuples(index=False)):
-        row = dict(zip(df.columns, row))
+        row = dict(zip(df.columns, row, strict=True))
         fields = {c: row[c].replace("\r\n", "\n").strip() for c in spec.text}
         out = {"row": n, "id": row[spec.id].strip()}  # rows are keyed by position: ids may repeat in new data
         rows.append({**out, "text": render_text(fields)} if any(fields.values()) else {**out, "error": "empty text"})
@@ -46,7 +47,9 @@ def classify_file(clf, rows: list[dict], output: Path, method: str, fields: list
             open(partial, "a", encoding="utf-8") as f:
         for i in range(0, len(todo), chunk):
             part = todo[i : i + chunk]
-            for r, p in zip(part, clf.predict([{"id": r["id"], "text": r["text"], "labels": {}} for r in part])):
+            for r, p in zip(
+                part, clf.predict([{"id": r["id"], "text": r["text"], "labels": {}} for r in part]), strict=True
+            ):
                 done[r["row"]] = {"row": r["row"], "pred": p["pred"]}
                 f.write(json.dumps(done[r["row"]], ensure_ascii=False) + "\n")
             f.flush()
@@ -59,7 +62,11 @@ def classify_file(clf, rows: list[dict], output: Path, method: str, fields: list
             error = r.get("error") or (None if all(pred.get(x) for x in fields) else "answer was not a valid label")
             w.writerow([r["id"], *[pred.get(x) or "" for x in fields], method, error or ""])
     partial.unlink()
-    return {"rows": len(rows), "classified": sum("text" in r for r in rows), "refused": sum("error" in r for r in rows)}
+    return {
+        "rows": len(rows),
+        "classified": sum("text" in r for r in rows),
+        "refused": sum("error" in r for r in rows),
+    }
 
 
 def resumable(partial: Path, key: str) -> dict[int, dict]:
@@ -74,7 +81,9 @@ def resumable(partial: Path, key: str) -> dict[int, dict]:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
             if n != len(lines) - 1:
-                raise PipelineError(f"{partial}: line {n + 1} is not valid JSON; delete the file to start again") from None
+                raise PipelineError(
+                    f"{partial}: line {n + 1} is not valid JSON; delete the file to start again"
+                ) from None
     if not rows or rows[0].get("key") != key:
         return {}  # another input, task, method, model or adapter: nothing to resume
     return {r["row"]: r for r in rows[1:]}

@@ -77,8 +77,8 @@ def comparison(task: str) -> Path:
     return Path(f"metrics/compare/{task}.json")
 
 
-def curve_point(size: int) -> Path:
-    return Path(f"metrics/curve/{size}.json")
+def curve_point(method: str, size: int) -> Path:
+    return Path(f"metrics/curve/{method}/{size}.json")
 
 
 def eval_dir() -> Path:

@@ -9,9 +9,18 @@ from stages.lib.files import read_json, write_json
 
 
 def accuracy_vs_cost(rows: list[dict]) -> list[dict]:
-    return [{"task": r["task"], "method": r["method"], "accuracy": r["accuracy"], "accuracy_low": r["accuracy_ci"]["low"],
-             "accuracy_high": r["accuracy_ci"]["high"], "cost_per_million": r["cost_per_million"]}
-            for r in rows if r.get("cost_per_million")]
+    return [
+        {
+            "task": r["task"],
+            "method": r["method"],
+            "accuracy": r["accuracy"],
+            "accuracy_low": r["accuracy_ci"]["low"],
+            "accuracy_high": r["accuracy_ci"]["high"],
+            "cost_per_million": r["cost_per_million"],
+        }
+        for r in rows
+        if r.get("cost_per_million")
+    ]
 
 
 def per_class_f1(rows: list[dict]) -> list[dict]:
@@ -41,9 +50,14 @@ def write_plots(out_dir: Path | str, rows: list[dict]) -> None:
     fig, ax = plt.subplots(figsize=(7, 5))
     for method in sorted({p["method"] for p in points}):
         pts = [p for p in points if p["method"] == method]
-        ax.errorbar([p["cost_per_million"] for p in pts], [p["accuracy"] for p in pts], fmt="o", capsize=3,
-                    yerr=[[p["accuracy"] - p["accuracy_low"] for p in pts], [p["accuracy_high"] - p["accuracy"] for p in pts]],
-                    label=method)
+        ax.errorbar(
+            [p["cost_per_million"] for p in pts],
+            [p["accuracy"] for p in pts],
+            fmt="o",
+            capsize=3,
+            yerr=[[p["accuracy"] - p["accuracy_low"] for p in pts], [p["accuracy_high"] - p["accuracy"] for p in pts]],
+            label=method,
+        )
         for p in pts:
             ax.annotate(p["task"], (p["cost_per_million"], p["accuracy"]), fontsize=7)
     ax.set_xscale("log")
@@ -64,7 +78,9 @@ def write_plots(out_dir: Path | str, rows: list[dict]) -> None:
         height = 0.8 / len(methods)
         for k, method in enumerate(methods):
             vals = {r["class"]: r["f1"] for r in sub if r["method"] == method}
-            ax.barh([i + k * height for i in range(len(classes))], [vals.get(c, 0) for c in classes], height, label=method)
+            ax.barh(
+                [i + k * height for i in range(len(classes))], [vals.get(c, 0) for c in classes], height, label=method
+            )
         ax.set_yticks([i + 0.4 - height / 2 for i in range(len(classes))])
         ax.set_yticklabels([c if len(c) <= 45 else c[:43] + "…" for c in classes], fontsize=7)
         ax.set_xlabel("F1")
@@ -75,21 +91,37 @@ def write_plots(out_dir: Path | str, rows: list[dict]) -> None:
         plt.close(fig)
 
 
+CURVE_METHODS = ("baseline", "few_shot_knn", "finetuned")  # as stages.lib.learning_curve.METHODS, without its imports
+
+
 def learning_curve(task: str, sizes: list[int], rows: list[dict]) -> dict[str, list[dict]]:
     """Per method, its accuracy at each curve size and at the pipeline's full-size run; zero-shot, which learns
     from no rows, as a flat reference across the same range."""
     points: dict[str, list[dict]] = {}
-    for size in sizes:
-        if paths.curve_point(size).exists():
-            for method, m in read_json(paths.curve_point(size))["methods"].items():
-                points.setdefault(method, []).append(m)
+    for method in CURVE_METHODS:
+        for size in sizes:
+            if paths.curve_point(method, size).exists():
+                points.setdefault(method, []).append(read_json(paths.curve_point(method, size)))
     full = {r["method"]: r for r in rows if r["task"] == task}
     for method in list(points):
         if method in full:
             points[method].append(full[method])
-    out = {m: sorted(({"method": m, "train_rows": p["train_rows"], "accuracy": p["accuracy"],
-                       "accuracy_low": p["accuracy_ci"]["low"], "accuracy_high": p["accuracy_ci"]["high"]} for p in pts),
-                     key=lambda p: p["train_rows"]) for m, pts in points.items()}
+    out = {
+        m: sorted(
+            (
+                {
+                    "method": m,
+                    "train_rows": p["train_rows"],
+                    "accuracy": p["accuracy"],
+                    "accuracy_low": p["accuracy_ci"]["low"],
+                    "accuracy_high": p["accuracy_ci"]["high"],
+                }
+                for p in pts
+            ),
+            key=lambda p: p["train_rows"],
+        )
+        for m, pts in points.items()
+    }
     if "zero_shot" in full and out:
         z = full["zero_shot"]
         xs = sorted({p["train_rows"] for pts in out.values() for p in pts})

@@ -23,7 +23,8 @@ class Serial:
         return fn(records)
 
 
-def fit_predict_write(clf: Classifier, task: str, method: str, splits: list[str], parallel=Serial()) -> None:
+def fit_predict_write(clf: Classifier, task: str, method: str, splits: list[str], parallel=None) -> None:
+    parallel = parallel or Serial()
     data = task_data(task, splits)
     clf.fit(data["train"], data["val"])
     plan_run(clf, [r for split in splits for r in data[split]])  # one estimate and budget for every split
@@ -37,7 +38,8 @@ def fit_predict_write(clf: Classifier, task: str, method: str, splits: list[str]
         truncated = sum(bool(p.get("truncated")) for p in preds)
         write_jsonl(paths.predictions(task, method, split), preds)
         write_json(paths.predictions_meta(task, method, split),
-                   {"fit_seconds": clf.fit_seconds_, "predict_seconds": t.seconds, "n": len(preds),
+                   {"fit_seconds": clf.fit_seconds_, "fit_cost_usd": getattr(clf, "fit_cost_usd_", None),
+                    "predict_seconds": t.seconds, "n": len(preds),
                     "train_rows": clf.train_rows_, **clf.describe()})
         print(f"{task}/{method} {split}: {len(preds)} predictions in {t.seconds:.1f}s"
               + (f"; {truncated} inputs truncated to the model's input budget" if truncated else ""))

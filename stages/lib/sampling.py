@@ -50,11 +50,12 @@ def sample_task(splits: dict[str, list[dict]], task: Task, seed: int) -> dict[st
     rng = random.Random(seed)
     out = {}
     for split in SPLITS:
-        rows = [r for r in splits[split] if all(r["labels"][f] in k for f, k in zip(labels, keep))]
+        rows = [r for r in splits[split] if all(r["labels"][f] in k for f, k in zip(labels, keep, strict=True))]
         if task.sampling == "balanced":
             rows = _equalise(rows, labels[0], task.max_per_class, rng)
         out[split] = [
-            {"id": r["id"], "text": render_text(r["fields"]), "labels": {f: r["labels"][f] for f in labels}} for r in rows
+            {"id": r["id"], "text": render_text(r["fields"]), "labels": {f: r["labels"][f] for f in labels}}
+            for r in rows
         ]
         if not out[split]:
             raise PipelineError(f"task sampling left split {split!r} empty: lower min_count/top_n or use more data")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
-from stages.lib.intervals import encode, f1_per_resample, interval, mcnemar_exact, resamples
+from stages.lib.intervals import encode, f1_per_resample, holm, interval, mcnemar_exact, resamples
 
 INVALID = "<invalid>"
 
@@ -33,7 +33,9 @@ def field_metrics(y_true: list[str], y_pred: list[str | None], labels: list[str]
     classes = sorted(set(labels) | set(y_true))
     pr, rc, f1, sup = precision_recall_fscore_support(y_true, pred, labels=classes, zero_division=0)
     out = {name: float(v[0]) for name, v in values.items()}
-    out |= {f"{name}_ci": dict(zip(("low", "high"), interval(v, confidence))) for name, v in values.items()}
+    out |= {
+        f"{name}_ci": dict(zip(("low", "high"), interval(v, confidence), strict=True)) for name, v in values.items()
+    }
     out["invalid_rate"] = sum(x is None for x in y_pred) / len(y_pred)
     out["per_class"] = {c: {"precision": pr[i], "recall": rc[i], "f1": f1[i], "support": int(sup[i])}
                         for i, c in enumerate(classes) if sup[i] or pr[i]}
@@ -64,7 +66,10 @@ def evaluate(predictions: list[dict], labels: dict[str, list[str]], meta: dict, 
               "weighted_f1": np.mean([v["weighted_f1"] for v in per_field], axis=0)}
     headline = {"n": n, "train_rows": meta["train_rows"]}
     for name, v in values.items():
-        headline[name], headline[f"{name}_ci"] = float(v[0]), dict(zip(("low", "high"), interval(v, confidence)))
+        headline[name], headline[f"{name}_ci"] = (
+            float(v[0]),
+            dict(zip(("low", "high"), interval(v, confidence), strict=True)),
+        )
     headline["truncated_rows"] = sum(bool(p.get("truncated")) for p in predictions)
     headline["invalid_rate"] = sum(p["pred"] is None or any(v is None for v in p["pred"].values())
                                    for p in predictions) / n
@@ -79,8 +84,11 @@ def evaluate(predictions: list[dict], labels: dict[str, list[str]], meta: dict, 
         "input_tokens": _mean(p["input_tokens"] for p in predictions),
         "output_tokens": _mean(p["output_tokens"] for p in predictions),
         "fit_seconds": meta["fit_seconds"],
+        "fit_cost_usd": meta.get("fit_cost_usd"),  # dollars an API model spent before the first prediction
         "predict_seconds": seconds,
     }
+    if meta.get("adapter"):  # a fine-tuned model: the precision of the base it was trained and scored on
+        timings["recipe"] = "QLoRA 4-bit" if meta.get("base_precision") == "nf4" else "LoRA fp32"
     return headline, {"fields": details}, timings
 
 
@@ -126,6 +134,18 @@ def paired(reference: list[dict], other: list[dict], fields: list[str], bootstra
     ci = interval(diff, confidence)
     p = mcnemar_exact(a, b)
     return {"n": len(a), "difference": float(diff[0]), "difference_ci": {"low": ci[0], "high": ci[1]},
-            "only_reference_right": int((a & ~b).sum()), "only_other_right": int((~a & b).sum()),
-            "mcnemar_p": p, "distinguishable": bool(p < 1 - confidence and (ci[0] > 0 or ci[1] < 0))}
+            "only_reference_right": int((a & ~b).sum()), "only_other_right": int((~a & b).sum()), "mcnemar_p": p}
+
+
+def adjust_family(comparisons: dict[str, dict], confidence: float) -> dict[str, dict]:
+    """One task's paired comparisons as a family: Holm-adjusted McNemar p beside the raw one, and the verdict
+    from the adjusted p (and an interval that excludes 0)."""
+    names = list(comparisons)
+    adjusted = holm([comparisons[m]["mcnemar_p"] for m in names])
+    out = {}
+    for m, p_adj in zip(names, adjusted, strict=True):
+        c, ci = comparisons[m], comparisons[m]["difference_ci"]
+        out[m] = {**c, "mcnemar_p_holm": p_adj,
+                  "distinguishable": bool(p_adj < 1 - confidence and (ci["low"] > 0 or ci["high"] < 0))}
+    return out
 

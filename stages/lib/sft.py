@@ -1,8 +1,8 @@
 """Fine-tuning: TRL's SFTTrainer with a PEFT LoRA adapter on the base model.
 
-`finetune.quantize_4bit`: QLoRA, the study's recipe (bitsandbytes 4-bit NF4 base, double quantisation, compute in
-`finetune.compute_dtype[device]`), on a GPU or on the CPU (bitsandbytes has a CPU backend); otherwise LoRA on a
-base in that compute dtype. `finetune.device` says where it runs, not whether it may be 4-bit.
+`finetune.quantize_4bit`: QLoRA, the study's recipe (bitsandbytes 4-bit NF4 base, double quantisation, computing
+in `finetune.compute_dtype[device]`), on a GPU or on the CPU (bitsandbytes has a CPU backend); otherwise LoRA on an
+fp32 base (bf16 autocast on a GPU). `finetune.device` says where it runs, not whether it may be 4-bit.
 The data is the study's conversational format — the sample as the user turn, the label (or the JSON object of
 labels) as the assistant turn — in TRL's prompt/completion form, so the loss covers the answer tokens only.
 A short fixed system turn replaces the chat template's default one (SmolLM2 would add ~30 tokens per sample).
@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import random
 import resource
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -26,6 +28,10 @@ from stages.lib.quantization import quantization_config
 from stages.lib.templates import answer_text
 from stages.lib.tokens import truncate_tokens
 
+# TRL 1.16 itself reads the deprecated `model.is_gradient_checkpointing` (trl/models/utils.py); our code uses
+# `activation_checkpointing`. Silenced for that one message only, until TRL moves.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+
 
 def device(cfg: Finetune) -> str:
     wanted = cfg.device
@@ -34,6 +40,17 @@ def device(cfg: Finetune) -> str:
     if wanted == "cuda" and not torch.cuda.is_available():
         raise PipelineError("params.yaml: finetune.device is cuda but no CUDA device is available")
     return wanted
+
+
+def training_rows(cfg: Finetune, train: list[dict], val: list[dict], seed: int) -> tuple[list[dict], list[dict]]:
+    """The rows a fine-tuning run learns from and validates on: seeded subsamples of at most
+    `max_train_samples` and `max_val_samples` (null: all). The stage and the learning curve both draw them here."""
+    rng = random.Random(seed)
+    if cfg.max_train_samples and len(train) > cfg.max_train_samples:
+        train = rng.sample(train, cfg.max_train_samples)
+    if cfg.max_val_samples and len(val) > cfg.max_val_samples:
+        val = rng.sample(val, cfg.max_val_samples)
+    return train, val
 
 
 def conversation(record: dict, system: str, tokenizer, max_input_tokens: int) -> tuple[dict, bool]:
@@ -75,25 +92,25 @@ def compute_dtype(cfg: Finetune, dev: str) -> torch.dtype:
     return getattr(torch, cfg.compute_dtype[dev])
 
 
-def precision(cfg: Finetune, dev: str) -> str:
-    """The base model's precision as trained (and therefore as scored): nf4 or the compute dtype."""
-    return "nf4" if cfg.quantize_4bit else cfg.compute_dtype[dev]
+def precision(cfg: Finetune) -> str:
+    """The base model's precision as trained (and therefore as scored)."""
+    return "nf4" if cfg.quantize_4bit else "float32"
 
 
 def load_base(path: str, dev: str, cfg: Finetune):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
-    dtype = compute_dtype(cfg, dev)
     if cfg.quantize_4bit:
         from peft import prepare_model_for_kbit_training
 
+        dtype = compute_dtype(cfg, dev)
         model = AutoModelForCausalLM.from_pretrained(path, quantization_config=quantization_config(dtype),
                                                      dtype=dtype, device_map={"": dev})
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=dev == "cuda" and cfg.gradient_checkpointing)
     else:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     return model, tokenizer
 
 
@@ -255,7 +272,7 @@ def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], base: str
         "peak_memory_mb": (torch.cuda.max_memory_allocated() if torch.cuda.is_available()
                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20,
         "device": device(cfg),
-        "base_precision": precision(cfg, device(cfg)),
-        "compute_dtype": cfg.compute_dtype[device(cfg)],
+        "base_precision": precision(cfg),
+        **({"compute_dtype": cfg.compute_dtype[device(cfg)]} if cfg.quantize_4bit else {}),
         "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
     }

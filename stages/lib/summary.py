@@ -5,7 +5,6 @@ with an interval (`<key>_ci` in the row) renders as `72.3% [65.1–79.0]`.
 """
 from __future__ import annotations
 
-
 from tabulate import tabulate
 
 from stages.lib import paths
@@ -47,12 +46,15 @@ def break_even(upfront_a: float | None, per_million_a: float | None, upfront_b: 
 
 def add_costs(rows: list[dict], hourly_price: float) -> list[dict]:
     """Local methods: cost = measured seconds x `costs.hourly_price` (the study assumed $1/h, an A10G machine).
-    Up-front cost = the method's fit time on the same machine (fine-tuning: training time). Rows that carry their
-    own measured `cost_per_million` (API methods) keep it."""
+    Up-front cost = the method's fit time on the same machine (fine-tuning: training time; mined few-shot: the
+    zero-shot validation run it mined), or the dollars an API model spent on it (`fit_cost_usd`). Rows that
+    carry their own measured `cost_per_million` (API methods) keep it."""
     for r in rows:
         if r.get("cost_per_million") is None:
             r["cost_per_million"] = local_cost_per_million(r.get("throughput"), hourly_price)
-        if r.get("upfront_cost") is None and r.get("fit_seconds") is not None:
+        if r.get("upfront_cost") is None and r.get("fit_cost_usd") is not None:
+            r["upfront_cost"] = r["fit_cost_usd"]
+        elif r.get("upfront_cost") is None and r.get("fit_seconds") is not None:
             r["upfront_cost"] = r["fit_seconds"] / 3600 * hourly_price
     by_key = {(r["task"], r["method"]): r for r in rows}
     for r in rows:
@@ -89,13 +91,16 @@ def verdict(task: str, reference: str, method: str, c: dict) -> str:
     d, ci = c["difference"], c["difference_ci"]
     side = "more accurate" if d > 0 else "less accurate" if d < 0 else "as accurate"
     head = (f"{task}: {reference} is {abs(d) * 100:.1f} points {side} than {method} "
-            f"(interval {ci['low'] * 100:+.1f} to {ci['high'] * 100:+.1f} points), McNemar p={c['mcnemar_p']:.3g}")
+            f"(interval {ci['low'] * 100:+.1f} to {ci['high'] * 100:+.1f} points), McNemar p={c['mcnemar_p']:.3g}"
+            + (f", Holm-adjusted p={c['mcnemar_p_holm']:.3g}" if "mcnemar_p_holm" in c else ""))
     return head + (" — distinguishable from noise." if c["distinguishable"] else " — not distinguishable from noise.")
 
 
 def render_markdown(rows: list[dict], columns=COLUMNS) -> str:
     def cell(row, key, fmt):
         value = row.get(key)
+        if key == "method" and row.get("recipe"):  # the fine-tuning recipe beside its method: LoRA or QLoRA
+            return f"{value} ({row['recipe']})"
         if value is None:
             return "—"
         text = fmt.format(value)

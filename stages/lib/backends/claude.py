@@ -46,7 +46,6 @@ from stages.lib.paths import user_cache
 from stages.lib.templates import answer_budget, answer_schema
 from stages.lib.tokens import CHARS_PER_TOKEN, truncate_chars
 
-
 # The Message Batches API takes at most this many requests, and this many bytes, in one batch.
 BATCH_MAX_REQUESTS = 100_000
 BATCH_MAX_BYTES = 256 * 2**20
@@ -147,12 +146,18 @@ class ClaudeBackend:
         self.client, self.model_id, self.prices = client, model_id, prices
         self.cache_dir, self.max_usd, self.min_cache_tokens = Path(cache_dir), max_usd, min_cache_tokens
         self.max_tokens, self.batch, self.concurrency = max_tokens, batch, concurrency
-        self.max_consecutive_failures, self.poll_seconds, self.progress = max_consecutive_failures, poll_seconds, progress
+        self.max_consecutive_failures, self.poll_seconds, self.progress = (
+            max_consecutive_failures,
+            poll_seconds,
+            progress,
+        )
         self.key = key or model_id
         self.info = resolve_model(client, model_id, self.key)
         caps = self.info.capabilities
         if batch and not caps.batch.supported:
-            raise ModelRefused(f"models.{self.key}: {model_id} does not support the Batch API; set claude.batch: false")
+            raise ModelRefused(
+                f"models.{self.key}: {model_id} does not support the Batch API; set claude.batch: false"
+            )
         self.thinking, self.effort, self.thinks = thinking_settings(self.info, thinking, effort, self.key)
         self.thinking_tokens = thinking_tokens if self.thinks else 0
         if self.thinks and thinking == "off":
@@ -163,9 +168,11 @@ class ClaudeBackend:
         self._plan: list[dict] | None = None
 
     @classmethod
-    def from_params(cls, params: Params, name: str) -> "ClaudeBackend":
+    def from_params(cls, params: Params, name: str) -> ClaudeBackend:
         if not os.environ.get("ANTHROPIC_API_KEY"):
-            raise PipelineError(f"model {name!r} needs ANTHROPIC_API_KEY in the environment (it is never read from files)")
+            raise PipelineError(
+                f"model {name!r} needs ANTHROPIC_API_KEY in the environment (it is never read from files)"
+            )
         entry, cfg = params.model_entry(name), params.claude
         client = make_client(max_retries=cfg.max_retries, timeout=cfg.timeout_s)
         return cls(client, entry.id, dataclasses.asdict(entry.prices), cfg.cache_dir or user_cache("claude"),
@@ -280,8 +287,11 @@ class ClaudeBackend:
         print(f"claude {self.model_id}: {len(reqs)} requests, estimated ${estimate:.4f} for the uncached ones "
               f"(budget ${self.max_usd}, ${self.spent:.4f} spent in this run)")
         if self.spent + estimate > self.max_usd:
-            raise BudgetExceeded(f"estimated ${estimate:.2f} exceeds claude.max_usd=${self.max_usd}"
-                                 + (f" (${self.spent:.4f} already spent)" if self.spent else "") + "; nothing was sent")
+            raise BudgetExceeded(
+                f"estimated ${estimate:.2f} exceeds claude.max_usd=${self.max_usd}"
+                + (f" (${self.spent:.4f} already spent)" if self.spent else "")
+                + "; nothing was sent"
+            )
 
     def _run(self, reqs: list[dict]) -> list[dict]:
         if self._plan is not None:  # planning: collect, send nothing
@@ -331,7 +341,9 @@ class ClaudeBackend:
                 msg = self.client.messages.create(**todo[key])
             except (anthropic.APIStatusError, anthropic.APIConnectionError) as e:
                 with lock:
-                    state["failures"][e.status_code if isinstance(e, anthropic.APIStatusError) else type(e).__name__] += 1
+                    state["failures"][
+                        e.status_code if isinstance(e, anthropic.APIStatusError) else type(e).__name__
+                    ] += 1
                     state["in_a_row"] += 1
                     if state["in_a_row"] >= self.max_consecutive_failures:
                         stop.set()  # an outage: stop sending rather than grind through every row
@@ -377,7 +389,9 @@ class ClaudeBackend:
             if self.spent >= self.max_usd:
                 raise BudgetExceeded(f"spent ${self.spent:.4f}, reaching claude.max_usd=${self.max_usd}; answers "
                                      f"so far are cached in {self.cache_dir} — raise the budget and rerun")
-            custom = {item["custom_id"]: k for item, k in zip(part, (self._key(i["params"]) for i in part))}
+            custom = {
+                item["custom_id"]: k for item, k in zip(part, (self._key(i["params"]) for i in part), strict=True)
+            }
             batch = self.client.messages.batches.create(requests=part)
             path = self._batches() / f"{batch.id}.json"
             write_json(path, {"id": batch.id, "keys": custom})
@@ -436,7 +450,7 @@ class ClaudeBackend:
 
 def with_prefixes(texts: list[str], user_prefixes: list[str] | None):
     """(prefix, text) pairs: each text with its own user-turn prefix, or none."""
-    return zip(user_prefixes or [""] * len(texts), texts)
+    return zip(user_prefixes or [""] * len(texts), texts, strict=True)
 
 
 def batch_parts(items: list[dict]):

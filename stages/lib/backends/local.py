@@ -84,7 +84,7 @@ def split_chat(tokenizer, system: str | None, extra_turns: list[dict] | None = N
 
 @dataclass
 class Node:
-    children: dict[int, "Node"] = field(default_factory=dict)
+    children: dict[int, Node] = field(default_factory=dict)
     label: str | None = None  # set on the node that completes a candidate
 
 
@@ -139,7 +139,11 @@ class LocalLM:
         self.decoder, self.head = model.get_decoder(), model.get_output_embeddings()
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
         self.batch_size, self.max_new_tokens, self.progress = batch_size, max_new_tokens, progress
-        self.end_id = tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id
+        self.end_id = (
+            tokenizer.convert_tokens_to_ids("<|im_end|>")
+            if "<|im_end|>" in tokenizer.get_vocab()
+            else tokenizer.eos_token_id
+        )
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.end_id
 
     def describe(self) -> dict:
@@ -194,7 +198,7 @@ class LocalLM:
             start = time.perf_counter()
             out = self._classify_batch(prefix_cache, len(prefix_ids), [suffixes[i] for i in idx], tries, fields)
             per = (time.perf_counter() - start) / len(idx)
-            for i, (pred, answer_ids) in zip(idx, out):
+            for i, (pred, answer_ids) in zip(idx, out, strict=True):
                 results[i] = {
                     "pred": pred,
                     "raw": opening + self.tokenizer.decode(answer_ids, skip_special_tokens=True),
@@ -294,8 +298,11 @@ class LocalLM:
         prefix, rest, ans = self._encode(before), self._encode(text + after), self._encode(answer)
         if use_prefix_cache:
             cache = self._prefix_cache(prefix)
-            logits = self.model(input_ids=torch.tensor([rest + ans]), cache=cache,
-                                position_ids=torch.arange(len(prefix), len(prefix) + len(rest) + len(ans))[None]).logits[0]
+            logits = self.model(
+                input_ids=torch.tensor([rest + ans]),
+                cache=cache,
+                position_ids=torch.arange(len(prefix), len(prefix) + len(rest) + len(ans))[None],
+            ).logits[0]
             offset = len(rest)
         else:
             logits = self.model(input_ids=torch.tensor([prefix + rest + ans])).logits[0]

@@ -47,7 +47,7 @@ class VLLMBackend:
         self.llm, self.tokenizer, self.adapter, self.info = llm, tokenizer, adapter, info or {}
 
     @classmethod
-    def load(cls, path: str, adapter: str | None, tensor_parallel: int, info: dict) -> "VLLMBackend":
+    def load(cls, path: str, adapter: str | None, tensor_parallel: int, info: dict) -> VLLMBackend:
         try:
             from vllm import LLM
         except ImportError:
@@ -64,7 +64,9 @@ class VLLMBackend:
 
     def truncate(self, text: str, max_tokens: int | None, system: str | None) -> tuple[str, bool]:
         if max_tokens is None:
-            max_tokens = self.llm.llm_engine.model_config.max_model_len - len(self.tokenizer.encode(system or "")) - 256
+            max_tokens = (
+                self.llm.llm_engine.model_config.max_model_len - len(self.tokenizer.encode(system or "")) - 256
+            )
         return truncate_tokens(self.tokenizer, text, max_tokens)
 
     def _lora(self):

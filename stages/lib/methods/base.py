@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 
 class Classifier(ABC):
@@ -22,7 +23,7 @@ class Classifier(ABC):
     train_rows_: int
 
     @abstractmethod
-    def fit(self, train: list[dict], val: list[dict]) -> "Classifier":
+    def fit(self, train: list[dict], val: list[dict]) -> Classifier:
         """Learn from train (and val, for model selection); set `fit_seconds_` and `train_rows_`."""
 
     @abstractmethod
@@ -61,7 +62,9 @@ def plan_run(clf: Classifier, records: list[dict]) -> None:
             clf.predict(records)
 
 
-def prediction(record: dict, pred: dict, raw: str, latency_s: float, input_tokens=None, output_tokens=None, **extra) -> dict:
+def prediction(
+    record: dict, pred: dict, raw: str, latency_s: float, input_tokens=None, output_tokens=None, **extra
+) -> dict:
     return {
         "id": record["id"],
         "true": record["labels"],

@@ -2,6 +2,7 @@
 backend (a local model or Claude) through the same `classify`/`generate` calls."""
 from __future__ import annotations
 
+import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import linear_kernel
 
@@ -21,7 +22,13 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
                  max_input_tokens: int | None = None, fit_seconds: float = 0.0, train_rows: int = 0):
         if mode not in MODES:
             raise PipelineError(f"params.yaml: mode {mode!r} is not one of {MODES}")
-        self.prompt, self.backend, self.mode, self.knn, self.max_new_tokens = prompt, backend, mode, knn, max_new_tokens
+        self.prompt, self.backend, self.mode, self.knn, self.max_new_tokens = (
+            prompt,
+            backend,
+            mode,
+            knn,
+            max_new_tokens,
+        )
         self.fields, self.labels = prompt["fields"], prompt["labels"]
         self.fit_seconds, self.train_rows, self.max_input_tokens = fit_seconds, train_rows, max_input_tokens
 
@@ -32,16 +39,28 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
                 self.train_ = train
                 self.vectorizer_ = TfidfVectorizer(sublinear_tf=True).fit([r["text"] for r in train])
                 self.train_matrix_ = self.vectorizer_.transform([r["text"] for r in train])
-        self.fit_seconds_ = self.fit_seconds + t.seconds
-        self.train_rows_ = self.train_rows + len(self.prompt["examples"]) + (len(train) if self.knn else 0)
+                self.id_rank_ = np.empty(len(train), dtype=np.int64)  # ties go to the smaller id, as before
+                self.id_rank_[sorted(range(len(train)), key=lambda j: train[j]["id"])] = np.arange(len(train))
+        # mined examples were paid for by a whole zero-shot validation run and every validation label it read
+        mined = self.prompt.get("mined_from") or {"seconds": 0.0, "labelled_rows": 0, "cost_usd": None}
+        self.fit_seconds_ = self.fit_seconds + t.seconds + mined["seconds"]
+        self.fit_cost_usd_ = mined["cost_usd"]
+        self.train_rows_ = (self.train_rows + len(self.prompt["examples"]) + mined["labelled_rows"]
+                            + (len(train) if self.knn else 0))
         return self
 
-    def neighbours(self, records: list[dict]) -> list[list[dict]]:
-        sims = linear_kernel(self.vectorizer_.transform([r["text"] for r in records]), self.train_matrix_)
+    def neighbours(self, records: list[dict], chunk: int = 256) -> list[list[dict]]:
+        """Each record's `knn` most similar training rows (cosine on TF-IDF; ties to the smaller id), most similar
+        last. The similarity matrix is built `chunk` rows at a time and each row only partitioned, not sorted, so
+        memory stays at chunk x train (18.7k x 60k at the study's size would be 9 GB of float64 at once)."""
+        query = self.vectorizer_.transform([r["text"] for r in records])
         out = []
-        for row in sims:
-            best = sorted(range(len(row)), key=lambda j: (-row[j], self.train_[j]["id"]))[: self.knn]
-            out.append([self.train_[j] for j in reversed(best)])  # most similar last, nearest the question
+        for start in range(0, len(records), chunk):
+            for row in linear_kernel(query[start : start + chunk], self.train_matrix_):
+                k = min(self.knn, len(row))
+                candidates = np.flatnonzero(row >= np.partition(row, -k)[-k])  # the top k, and any tied with the k-th
+                best = candidates[np.lexsort((self.id_rank_[candidates], -row[candidates]))][:k]
+                out.append([self.train_[j] for j in reversed(best)])  # most similar last, nearest the question
         return out
 
     def _bounded(self, text: str) -> tuple[str, bool]:
@@ -50,12 +69,14 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
 
     def predict(self, records):
         system = self.prompt["system"]
-        texts, cut = zip(*(self._bounded(r["text"]) for r in records)) if records else ((), ())
+        texts, cut = zip(*(self._bounded(r["text"]) for r in records), strict=True) if records else ((), ())
         prefixes = None
         if self.knn:
             prefixes = [
-                "Examples:\n\n" + examples_block([{"text": self._bounded(e["text"])[0], "answer": answer_text(e["labels"])}
-                                                    for e in ex])
+                "Examples:\n\n"
+                + examples_block(
+                    [{"text": self._bounded(e["text"])[0], "answer": answer_text(e["labels"])} for e in ex]
+                )
                 + "\n\nQuestion: "
                 for ex in self.neighbours(records)
             ]
@@ -66,7 +87,7 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
             answers = self.backend.generate(system, texts, user_prefixes=prefixes, max_new_tokens=self.max_new_tokens)
             for a in answers:
                 a["pred"] = parse_answer(a["raw"], self.fields, self.labels)
-        return [prediction(r, a.pop("pred"), truncated=c, **a) for r, a, c in zip(records, answers, cut)]
+        return [prediction(r, a.pop("pred"), truncated=c, **a) for r, a, c in zip(records, answers, cut, strict=True)]
 
     def describe(self) -> dict:
         return {"mode": self.mode, "knn": self.knn, **self.backend.describe()}
