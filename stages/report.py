@@ -14,8 +14,9 @@ def main() -> None:
     rows = add_costs(collect(params.report.tasks, params.report.methods), params.costs.hourly_price)
     write_json("metrics/summary.json", {f"{r['task']}/{r['method']}": r for r in rows})
     with atomic_path("metrics/plots") as tmp:
-        write_plots(tmp, rows)
-        write_learning_curve(tmp, params.learning_curve.task, params.learning_curve.sizes, rows)
+        write_plots(tmp, rows, params.evaluate.confidence)
+        write_learning_curve(tmp, params.learning_curve.task, params.learning_curve.sizes, rows,
+                             params.evaluate.confidence)
     sentences = comparisons(params.report.tasks)
     curve = render_curve(params.learning_curve.task,
                          learning_curve(params.learning_curve.task, params.learning_curve.sizes, rows))

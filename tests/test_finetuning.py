@@ -148,7 +148,12 @@ def test_another_seed_or_another_base_never_resumes_a_finished_checkpoint(tiny_m
     assert finetuning.fingerprint(CFG, TRAIN, VAL, str(base), seed=7) != first
     weights = next(base.glob("*.safetensors"))
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")  # the same config, other weights (another quantisation)
-    assert finetuning.fingerprint(CFG, TRAIN, VAL, str(base), seed=42) != first
+    other = finetuning.fingerprint(CFG, TRAIN, VAL, str(base), seed=42)
+    assert other != first
+    from stages.lib.files import CONTENT_HASH, tree_hash
+
+    (base / CONTENT_HASH).write_text(tree_hash(base))  # as `base_model` stores it: read, not recomputed
+    assert finetuning.fingerprint(CFG, TRAIN, VAL, str(base), seed=42) == other
 
 
 def test_qlora_on_the_real_embedded_smollm2(tmp_path):
@@ -172,3 +177,16 @@ def test_qlora_on_the_real_embedded_smollm2(tmp_path):
     clf = PromptClassifier({"system": cfg.system, "fields": ["y"], "labels": {"y": LABELS["y"]}, "examples": []},
                            local_lm.LocalLM(model, tok, progress=False), mode="constrained")
     assert all(p["pred"]["y"] in LABELS["y"] for p in clf.predict(single(TRAIN)))
+
+
+def test_another_seed_trains_anew_and_writes_another_adapter(tiny_model_dir, tmp_path):
+    """The rows do not depend on the seed here (all of them train), as on `balanced`: only the fingerprint can
+    tell the runs apart."""
+    from safetensors.torch import load_file
+
+    cfg = replace(CFG, max_steps=2, eval_strategy="no")
+    a = finetuning.train(cfg, single(TRAIN), single(VAL), str(tiny_model_dir), tmp_path / "a", tmp_path / "ckpt", 42)
+    b = finetuning.train(cfg, single(TRAIN), single(VAL), str(tiny_model_dir), tmp_path / "b", tmp_path / "ckpt", 7)
+    assert not a["resumed"] and not b["resumed"]
+    wa, wb = (load_file(p / "adapter_model.safetensors") for p in (tmp_path / "a", tmp_path / "b"))
+    assert any(not (wa[k] == wb[k]).all() for k in wa)

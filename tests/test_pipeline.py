@@ -185,7 +185,12 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
         )
         assert not [r for r in fake.log if r[1].startswith("/v1/messages")]  # nothing sent, not even counted
         sh("git checkout -- params.yaml", repo)
-        sh(f"{sys.executable} -m dvc exp run -S model=opus", repo, **env)
+        # opus must think here: the estimate counts 1,024 thinking tokens a request, and the largest stage (each
+        # stage is one run with one budget) is over the default $5, so it refuses before it sends anything
+        proc = sh(f"{sys.executable} -m dvc exp run -S model=opus", repo, check=False, **env)
+        assert proc.returncode and "exceeds claude.max_usd=$5.0; nothing was sent" in proc.stderr
+        sh("git checkout -- params.yaml", repo)
+        sh(f"{sys.executable} -m dvc exp run -S model=opus -S claude.max_usd=20", repo, **env)
         bodies = [json.dumps(r[2], sort_keys=True) for r in fake.log if r[1] == "/v1/messages"]
         assert bodies and len(bodies) == len(set(bodies))
         summary = json.loads((repo / "metrics/summary.json").read_text())
@@ -194,7 +199,8 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
         meta = json.loads((repo / "data/predictions/multitask/zero_shot.meta.json").read_text())
         assert (meta["model"], meta["thinking"], meta["effort"]) == ("claude-opus-4-6", {"type": "adaptive"}, "medium")
         # claude.concurrency is a param of the prompting stages: they really rerun in the queued copy
-        sh(f"{sys.executable} -m dvc exp run --queue -S model=opus -S claude.concurrency=2", repo, **env)
+        sh(f"{sys.executable} -m dvc exp run --queue -S model=opus -S claude.max_usd=20 -S claude.concurrency=2", repo,
+           **env)
         sh(f"{sys.executable} -m dvc queue start -j 1", repo, **env)
         for _ in range(600):
             status = sh(f"{sys.executable} -m dvc queue status", repo, **env).stdout

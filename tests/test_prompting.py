@@ -72,3 +72,40 @@ def test_knn_examples_come_from_train_only():
 def test_generate_mode_parses_strictly():
     clf = PromptClassifier(zero_shot(LABELS, "r"), EchoBackend(), mode="generate")
     assert clf.predict([record(1, "x", y="Fractures")])[0]["pred"] == {"y": "Fractures"}
+
+
+def test_nearest_neighbours_in_chunks_are_todays_on_the_shipped_sample():
+    """Chunked and partitioned selection picks exactly what the full sort picked, ties to the smaller id included
+    (the training rows query themselves too, so every row has at least one exact tie candidate)."""
+    import pandas as pd
+    from sklearn.metrics.pairwise import linear_kernel
+
+    from tests.conftest import ROOT
+
+    df = pd.read_csv(ROOT / "data/raw/osha_sample.csv", dtype=str, keep_default_na=False)
+    rows = [{"id": i, "text": t, "labels": {}} for i, t in zip(df["ID"], df["Final Narrative"], strict=True)]
+    train, test = rows[:640], rows[640:] + rows[:100]
+    clf = PromptClassifier({"system": "", "fields": ["y"], "labels": LABELS, "examples": []}, None,
+                           mode="constrained", knn=3).fit(train, [])
+    sims = linear_kernel(clf.vectorizer_.transform([r["text"] for r in test]), clf.train_matrix_)
+    full_sort = [[train[j] for j in reversed(sorted(range(len(row)), key=lambda j: (-row[j], train[j]["id"]))[:3])]
+                 for row in sims]
+    assert clf.neighbours(test, chunk=37) == full_sort
+
+
+def test_mined_few_shot_pays_for_the_validation_run_it_mined():
+    prompt = {"system": "s", "fields": ["y"], "labels": LABELS, "examples": [{"text": "t", "answer": "Cuts"}] * 5,
+              "mined_from": {"split": "val", "labelled_rows": 160, "seconds": 12.5, "cost_usd": None}}
+    clf = PromptClassifier(prompt, None, mode="constrained").fit([], [])
+    assert clf.train_rows_ == 5 + 160 and clf.fit_seconds_ >= 12.5 and clf.fit_cost_usd_ is None
+    on_claude = PromptClassifier({**prompt, "mined_from": {**prompt["mined_from"], "cost_usd": 0.42}}, None,
+                                 mode="constrained").fit([], [])
+    assert on_claude.fit_cost_usd_ == 0.42
+
+    from stages.lib.summary import add_costs
+
+    rows = add_costs([{"task": "t", "method": "zero_shot", "throughput": 10.0, "fit_seconds": 0.0},
+                      {"task": "t", "method": "few_shot", "throughput": 10.0, "fit_seconds": 3600.0},
+                      {"task": "t", "method": "few_shot_claude", "cost_per_million": 100.0, "fit_seconds": 9.0,
+                       "fit_cost_usd": 0.42}], hourly_price=1.0)
+    assert rows[1]["upfront_cost"] == 1.0 and rows[2]["upfront_cost"] == 0.42  # machine time, or API dollars

@@ -57,15 +57,27 @@ def read_jsonl(path: Path | str) -> list[dict]:
     return rows
 
 
+CONTENT_HASH = "content.sha256"  # a directory's tree_hash, stored in it by the stage that wrote it
+
+
 def tree_hash(path: Path | str, h=None) -> str:
-    """SHA-256 of a file, or of every file under a directory with its relative name (in sorted order)."""
+    """SHA-256 of a file, or of every file under a directory with its relative name (in sorted order; a stored
+    CONTENT_HASH file is not part of it)."""
     path, h = Path(path), h or hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != CONTENT_HASH) if path.is_dir() else [path]
+    for file in files:
         h.update(f"\0{file.relative_to(path).as_posix() if path.is_dir() else file.name}\0".encode())
         with open(file, "rb") as f:
             while chunk := f.read(1 << 24):
                 h.update(chunk)
     return h.hexdigest()
+
+
+def content_hash(directory: Path | str) -> str:
+    """The directory's content hash: the one stored beside its files when they were written (hashed once, by
+    the stage that made them), or computed now."""
+    stored = Path(directory, CONTENT_HASH)
+    return stored.read_text().strip() if stored.exists() else tree_hash(directory)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -14,7 +14,7 @@ from stages.lib import paths
 from stages.lib.config import Dataset, Params
 from stages.lib.data import read_table, require_columns
 from stages.lib.errors import PipelineError
-from stages.lib.files import atomic_path, tree_hash
+from stages.lib.files import atomic_path, content_hash, tree_hash
 from stages.lib.methods.base import plan_run
 from stages.lib.sampling import render_text
 
@@ -35,6 +35,8 @@ def read_inputs(path: str, dataset: str, spec: Dataset) -> list[dict]:
 
 def classify_file(clf, rows: list[dict], output: Path, method: str, fields: list[str], key: str,
                   chunk: int = 64) -> dict:
+    # `chunk`: how many rows are kept per write. Not a knob: it trades a rerun's lost work (at most one chunk)
+    # against appends, and changes no answer; a paid API run is estimated and budgeted as a whole anyway.
     """Classify `rows` with a fitted classifier into `output` (CSV). Finished chunks go to `<output>.partial`
     first; a rerun whose `key` (see `run_key`) matches skips them. Returns counts."""
     partial = output.with_name(output.name + ".partial")
@@ -99,7 +101,8 @@ def run_key(params: Params, path: str, task: str, method: str) -> str:
                 "claude": params.claude, "finetune": params.finetune}
     h = hashlib.sha256(Path(path).read_bytes() + f"\0{task}\0{method}\0".encode())
     h.update(json.dumps(settings, sort_keys=True, default=dataclasses.asdict).encode())
-    for tree in (paths.BASE_MODEL, paths.adapter(task)):
-        if Path(tree).exists():
-            tree_hash(tree, h)
+    if paths.BASE_MODEL.exists():
+        h.update(content_hash(paths.BASE_MODEL).encode())
+    if paths.adapter(task).exists():
+        tree_hash(paths.adapter(task), h)
     return h.hexdigest()[:16]

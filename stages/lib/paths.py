@@ -81,10 +81,6 @@ def curve_point(method: str, size: int) -> Path:
     return Path(f"metrics/curve/{method}/{size}.json")
 
 
-def eval_dir() -> Path:
-    return Path("metrics/eval")
-
-
 def confusion(task: str, method: str) -> Path:
     return Path(f"metrics/confusion/{task}/{method}")
 

@@ -36,7 +36,7 @@ def per_class_f1(rows: list[dict]) -> list[dict]:
     return out
 
 
-def write_plots(out_dir: Path | str, rows: list[dict]) -> None:
+def write_plots(out_dir: Path | str, rows: list[dict], confidence: float) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -62,7 +62,7 @@ def write_plots(out_dir: Path | str, rows: list[dict]) -> None:
             ax.annotate(p["task"], (p["cost_per_million"], p["accuracy"]), fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("$ per million classifications (log)")
-    ax.set_ylabel("accuracy (bars: 95% bootstrap interval)")
+    ax.set_ylabel(f"accuracy (bars: {confidence:.0%} bootstrap interval)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png / "accuracy_vs_cost.png", dpi=80)
@@ -131,7 +131,9 @@ def learning_curve(task: str, sizes: list[int], rows: list[dict]) -> dict[str, l
     return out
 
 
-def write_learning_curve(out_dir: Path | str, task: str, sizes: list[int], rows: list[dict]) -> None:
+def write_learning_curve(
+    out_dir: Path | str, task: str, sizes: list[int], rows: list[dict], confidence: float
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,7 +151,7 @@ def write_learning_curve(out_dir: Path | str, task: str, sizes: list[int], rows:
                         color=line.get_color(), alpha=0.15)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("labelled training rows (log scale)")
-    ax.set_ylabel("test accuracy (band: 95% bootstrap interval)")
+    ax.set_ylabel(f"test accuracy (band: {confidence:.0%} bootstrap interval)")
     ax.set_title(f"learning curve · {task}")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -23,7 +23,7 @@ from transformers import TrainerCallback
 
 from stages.lib.config import Finetune
 from stages.lib.errors import PipelineError
-from stages.lib.files import tree_hash
+from stages.lib.files import content_hash
 from stages.lib.quantization import quantization_config
 from stages.lib.templates import answer_text
 from stages.lib.tokens import truncate_tokens
@@ -118,7 +118,9 @@ def fingerprint(cfg: Finetune, train: list[dict], val: list[dict], base: str, se
     """What a checkpoint must match to be resumed: the recipe, the seed, the data and every file of the base model
     (config, weights, tokenizer), so another seed or another quantisation of the same model starts afresh."""
     recipe = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "checkpoint_dir"}
-    return tree_hash(base, hashlib.sha256(json.dumps([recipe, seed, train, val], sort_keys=True).encode()))[:16]
+    h = hashlib.sha256(json.dumps([recipe, seed, train, val], sort_keys=True).encode())
+    h.update(content_hash(base).encode())
+    return h.hexdigest()[:16]
 
 
 def answer_loss(model, inputs: dict, num_items_in_batch=None):
@@ -153,7 +155,7 @@ def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, 
         output_dir=output_dir,
         num_train_epochs=cfg.epochs,
         per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size * 2,
+        per_device_eval_batch_size=cfg.batch_size * 2,  # no gradients at evaluation: twice the rows fit
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         learning_rate=cfg.learning_rate,
         lr_scheduler_type=cfg.scheduler,
@@ -165,7 +167,7 @@ def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, 
         eval_steps=cfg.eval_steps,
         save_strategy=cfg.eval_strategy,
         save_steps=cfg.eval_steps,
-        save_total_limit=2,
+        save_total_limit=2,  # the best checkpoint and the last (to resume): nothing older is ever read
         load_best_model_at_end=cfg.eval_strategy != "no",
         metric_for_best_model="eval_loss",
         greater_is_better=False,
@@ -203,6 +205,15 @@ def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, 
         peft_config=lora_config(cfg, model.config.num_hidden_layers),
         callbacks=callbacks,
     )
+
+
+class LogLastStep(TrainerCallback):
+    """A log at the last step, whatever `logging_steps` is: Trainer gathers the loss of the steps not yet logged
+    across processes only when it logs, so without it `train_loss` would hold rank 0's share of that tail."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_log = True
 
 
 class TrainingClock(TrainerCallback):
@@ -245,6 +256,7 @@ def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], base: str
         torch.cuda.reset_peak_memory_stats()
     clock = TrainingClock()
     trainer.add_callback(clock)
+    trainer.add_callback(LogLastStep())
     result = trainer.train(resume_from_checkpoint=resume or None)
     seconds = clock.total()
     if trainer.is_world_process_zero():  # one adapter, however many processes trained it

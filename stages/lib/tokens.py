@@ -3,6 +3,9 @@ training and in inference, and says that it was cut."""
 from __future__ import annotations
 
 CHARS_PER_TOKEN = 4  # for APIs whose tokenizer is not at hand: a conservative estimate for English text
+# Tokens kept free for few-shot framing and the answer when an input is bounded by the context (max_input_tokens:
+# null). Not a knob: it matters only for texts near the context length, and `max_input_tokens` is the knob there.
+ANSWER_ROOM = 256
 
 
 def truncate_tokens(tokenizer, text: str, limit: int) -> tuple[str, bool]:

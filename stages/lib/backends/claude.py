@@ -49,7 +49,9 @@ from stages.lib.tokens import CHARS_PER_TOKEN, truncate_chars
 # The Message Batches API takes at most this many requests, and this many bytes, in one batch.
 BATCH_MAX_REQUESTS = 100_000
 BATCH_MAX_BYTES = 256 * 2**20
-CONTEXT_MARGIN = 1024  # tokens kept free when cutting a text by characters (Claude's tokenizer is not at hand)
+# Tokens kept free when a text is cut by characters (Claude's tokenizer is not at hand). Not a knob: a margin for the
+# 4-characters-per-token estimate near the context limit; `max_input_tokens` is the knob for long texts.
+CONTEXT_MARGIN = 1024
 EFFORTS = ("low", "medium", "high", "xhigh", "max")  # output_config.effort, cheapest first
 
 

@@ -23,10 +23,9 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from stages.lib.methods.base import batched
-from stages.lib.tokens import truncate_tokens
+from stages.lib.tokens import ANSWER_ROOM, truncate_tokens
 
 SENTINEL = "\u0000TEXT\u0000"
-ANSWER_ROOM = 256  # tokens kept free for few-shot examples' framing and the answer when bounding an input
 
 
 def load(path: str, adapter: str | None = None, quantization_config=None):
@@ -211,6 +210,16 @@ class LocalLM:
         return results
 
     def _classify_batch(self, prefix_cache, prefix_len: int, suffixes: list[list[int]], tries: list[Node], fields):
+        """One batch, decoded together on a copy of the shared prefix's cache. Invariants of the loop:
+        - `active` lists the samples still deciding, in cache-row order: row r of the cache (and of `mask`, `pos`)
+          belongs to sample `active[r]`; a finished sample's row is dropped with `batch_select_indices`.
+        - `pos[r]` is the number of real tokens row r has run (prefix + its own), the next position id; `mask` has
+          one column per cache slot, 1 for a real token and 0 for right-padding, so padded slots are never
+          attended to and positions never count them.
+        - `pending[i]` holds the tokens sample i must run next: its suffix at first, then the token it chose plus
+          the tokens its trie branch forces. Forced tokens are only appended to `chosen` and deferred to `pending`,
+          so they run in the same forward as the next choice; after a sample's last field nothing more runs.
+        """
         n = len(suffixes)
         cache = copy.deepcopy(prefix_cache)
         if prefix_len:

@@ -14,7 +14,7 @@ import time
 
 from stages.lib.errors import PipelineError
 from stages.lib.templates import answer_budget, answer_schema
-from stages.lib.tokens import truncate_tokens
+from stages.lib.tokens import ANSWER_ROOM, truncate_tokens
 
 
 def messages(system: str | None, texts: list[str], user_prefixes: list[str] | None = None) -> list[list[dict]]:
@@ -65,7 +65,7 @@ class VLLMBackend:
     def truncate(self, text: str, max_tokens: int | None, system: str | None) -> tuple[str, bool]:
         if max_tokens is None:
             max_tokens = (
-                self.llm.llm_engine.model_config.max_model_len - len(self.tokenizer.encode(system or "")) - 256
+                self.llm.llm_engine.model_config.max_model_len - len(self.tokenizer.encode(system or "")) - ANSWER_ROOM
             )
         return truncate_tokens(self.tokenizer, text, max_tokens)
 
