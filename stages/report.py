@@ -23,7 +23,8 @@ def main() -> None:
 
     def body(image_dir: str) -> str:
         return (render_markdown(rows) + "\n\n**Is the difference real?** Paired on the same test rows (bootstrap "
-                f"interval of the accuracy difference, exact McNemar test, {params.evaluate.confidence:.0%}):\n\n"
+                f"interval of the accuracy difference, exact McNemar test Holm-adjusted over each task's comparisons, "
+                f"{params.evaluate.confidence:.0%}):\n\n"
                 + "\n".join(f"- {line}" for line in sentences)
                 + f"\n\n{curve}\n\n![learning curve]({image_dir}/learning_curve.png)")
 
