@@ -6,7 +6,7 @@ from stages.lib.cli import run
 from stages.lib.config import Params, load_params
 from stages.lib.files import atomic_path, write_json
 from stages.lib.plots import learning_curve, write_learning_curve, write_plots
-from stages.lib.summary import add_costs, collect, comparisons, render_curve, render_markdown
+from stages.lib.summary import add_costs, collect, comparisons, machine, render_curve, render_markdown
 
 
 def main() -> None:
@@ -36,22 +36,12 @@ def main() -> None:
 
 def update_readme(path: str, table: str, params: Params) -> None:
     """Replace the README's results section with the report, so the README never carries hand-typed numbers."""
-    import os
-    import platform
-    import shutil
-    import subprocess
-
     start, end = "<!-- results:start -->", "<!-- results:end -->"
     with open(path, encoding="utf-8") as f:
         text = f.read()
     if start not in text or end not in text:  # a README without the markers is left alone
         return
-    # the machine without importing torch (this stage runs no model): CPUs this process may use, GPUs nvidia-smi sees
-    gpu = (subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                          text=True).stdout.strip().splitlines() if shutil.which("nvidia-smi") else [])
-    hardware = (f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU threads"
-                + (f", {gpu[0]}" if gpu else ", no GPU"))
-    body = (f"{start}\nMeasured by `dvc repro` on {hardware}; base model `{params.base_model}`, prompted model "
+    body = (f"{start}\nMeasured by `dvc repro` on {machine()}; base model `{params.base_model}`, prompted model "
             f"`{params.model}`. Written by the `report` stage from `metrics/summary.json`.\n\n{table}\n{end}")
     before, rest = text.split(start, 1)
     with atomic_path(path) as tmp:

@@ -96,6 +96,19 @@ def verdict(task: str, reference: str, method: str, c: dict) -> str:
     return head + (" — distinguishable from noise." if c["distinguishable"] else " — not distinguishable from noise.")
 
 
+def machine() -> str:
+    """This machine in words, without importing torch (reporting runs no model): its architecture, the CPUs this
+    process may use, and the GPU nvidia-smi sees."""
+    import os
+    import platform
+    import shutil
+    import subprocess
+
+    gpu = (subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                          text=True).stdout.strip().splitlines() if shutil.which("nvidia-smi") else [])
+    return f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU threads" + (f", {gpu[0]}" if gpu else ", no GPU")
+
+
 def render_markdown(rows: list[dict], columns=COLUMNS) -> str:
     def cell(row, key, fmt):
         value = row.get(key)
