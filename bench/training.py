@@ -77,6 +77,11 @@ def ours(train, val, base, out, epochs, seed, cfg):
 def score(model, tok, system, test, fields, labels):
     lm = local_lm.LocalLM(model.eval(), tok, batch_size=16, progress=False)
     got = lm.classify(system, [r["text"] for r in test], fields, labels)
+    return accuracy(got, test, fields)
+
+
+def accuracy(got: list[dict], test: list[dict], fields) -> float:
+    """Exact match over every label field, as the pipeline's headline accuracy."""
     return sum(all(g["pred"][f] == r["labels"][f] for f in fields) for g, r in zip(got, test, strict=True)) / len(test)
 
 
@@ -122,12 +127,10 @@ def qlora_row(name, args) -> dict:
             cfg.system, [lm.truncate(r["text"], None, cfg.system)[0] for r in test], list(labels), labels
         )
         predict = time.perf_counter() - start
-    accuracy = sum(all(g["pred"][f] == r["labels"][f] for f in labels) for g, r in zip(got, test, strict=True)) / len(
-        test
-    )
+    test_accuracy = accuracy(got, test, labels)
     return {"recipe": name, "train samples/s": len(train) * args.epochs / seconds, "train s": seconds,
             "peak RSS MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "predict samples/s": len(test) / predict, "test accuracy": accuracy, "base": local_lm.precision_info(
+            "predict samples/s": len(test) / predict, "test accuracy": test_accuracy, "base": local_lm.precision_info(
                 model, "adapter")["base_precision"]}
 
 
