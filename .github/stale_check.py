@@ -29,7 +29,8 @@ def stale_stages(root: str = ".") -> dict[str, list[str]]:
                 if isinstance(dep, ParamsDependency):
                     for keys in dep.status().values():
                         changed += [f"param {key} ({why})" for key, why in keys.items()]
-                elif dep.def_path in tracked and dep.status():
+                elif (dep.def_path in tracked or dep.def_path.startswith("stages/")) and dep.status():
+                    # a tracked file, or a directory of code (data directories are other stages' outputs)
                     changed.append(f"{dep.def_path} (modified)")
             if changed:
                 stale[stage.addressing] = changed

@@ -69,8 +69,8 @@ def decode(base: Path, device: str, dtype, texts, labels) -> tuple[list, float]:
 
 
 def qlora_steps(base: Path, device: str, texts, labels, steps: int) -> tuple[float, float | None]:
-    from stages.lib import sft
     from stages.lib.config import load_params
+    from stages.lib.finetuning.generative import build_trainer
 
     cfg = dataclasses.replace(load_params().finetune, device=device, quantize_4bit=True, eval_strategy="no",
                               max_steps=steps, logging_steps=1)
@@ -78,7 +78,7 @@ def qlora_steps(base: Path, device: str, texts, labels, steps: int) -> tuple[flo
     rows = [{"id": str(i), "text": t, "labels": {field: labels[field][i % len(labels[field])]}}
             for i, t in enumerate(texts)]
     with tempfile.TemporaryDirectory() as tmp:
-        _, _, trainer = sft.build_trainer(cfg, rows, rows[:4], str(base), tmp, seed=0)
+        _, trainer = build_trainer(cfg, rows, rows[:4], str(base), tmp, seed=0)
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()

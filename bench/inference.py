@@ -25,7 +25,7 @@ def accuracy(preds, records, fields):
 @torch.inference_mode()
 def floor(lm, texts, batch_size):
     """Tokens/s of a plain batched forward over the samples' own text (right-padded, sorted by length)."""
-    seqs = sorted((lm._encode(t) for t in texts), key=len)
+    seqs = sorted((lm.encode(t) for t in texts), key=len)
     start = time.perf_counter()
     for i in range(0, len(seqs), batch_size):
         batch = seqs[i : i + batch_size]

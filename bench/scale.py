@@ -62,7 +62,7 @@ def run_step(step: str, work: Path) -> dict:
     from stages.lib.methods.llm import PromptClassifier
     from stages.lib.methods.tfidf import TfidfClassifier
     from stages.lib.sampling import label_space, sample_task, stratified_split
-    from stages.lib.scoring import evaluate
+    from stages.lib.scoring import score_predictions
 
     params = load_params()
     task = params.task("imbalanced")
@@ -82,7 +82,8 @@ def run_step(step: str, work: Path) -> dict:
     start = time.perf_counter()
     if step == "tfidf fit + predict":
         base = params.method("baseline")
-        preds = TfidfClassifier(task.labels, base.C, base.ngram_max, params.seed).fit(train, val).predict(test)
+        clf = TfidfClassifier(task.labels, base.C, base.ngram_max, params.seed, base.search_rows)
+        preds = clf.fit(train, val).predict(test)
         seconds = time.perf_counter() - start
         write_jsonl(work / "preds.jsonl", preds)
     elif step == "knn selection":
@@ -93,8 +94,9 @@ def run_step(step: str, work: Path) -> dict:
     elif step == "evaluate":
         preds = read_jsonl(work / "preds.jsonl")
         start = time.perf_counter()
-        evaluate(preds, read_json(work / "labels.json"), {"predict_seconds": 1.0, "fit_seconds": 0.0, "train_rows": 0},
-                 params.evaluate.bootstrap, params.evaluate.confidence, params.seed)
+        meta = {"predict_seconds": 1.0, "fit_seconds": 0.0, "train_rows": 0}
+        score_predictions(preds, read_json(work / "labels.json"), meta, params.evaluate.bootstrap,
+                          params.evaluate.confidence, params.seed)
         seconds = time.perf_counter() - start
     else:
         raise SystemExit(f"unknown step {step!r}")

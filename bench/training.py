@@ -29,10 +29,11 @@ from tabulate import tabulate
 from trl import SFTConfig, SFTTrainer
 
 from stages.lib import paths
-from stages.lib import sft as finetuning
 from stages.lib.backends import local as local_lm
 from stages.lib.config import load_params
 from stages.lib.files import read_json, read_jsonl
+from stages.lib.finetuning.generative import build_trainer
+from stages.lib.finetuning.model import compute_dtype, device
 from stages.lib.templates import answer_text
 
 
@@ -68,7 +69,7 @@ def trl_defaults(train, base, out, epochs, seed):
 
 def ours(train, val, base, out, epochs, seed, cfg):
     cfg = dataclasses.replace(cfg, epochs=epochs, eval_strategy="no")
-    _, _, trainer = finetuning.build_trainer(cfg, train, val, base, out, seed)
+    _, trainer = build_trainer(cfg, train, val, base, out, seed)
     start = time.perf_counter()
     trainer.train()
     return trainer.model.merge_and_unload(), time.perf_counter() - start
@@ -112,14 +113,14 @@ def qlora_row(name, args) -> dict:
     test = read_jsonl(paths.task_split(args.task, "test"))
     labels = read_json(paths.task_labels(args.task))
     with tempfile.TemporaryDirectory() as tmp:
-        _, _, trainer = finetuning.build_trainer(cfg, train, train[:8], args.base, tmp + "/run", seed)
+        _, trainer = build_trainer(cfg, train, train[:8], args.base, tmp + "/run", seed)
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
         trainer.model.save_pretrained(tmp + "/adapter")
         del trainer
-        dev = finetuning.device(cfg)
-        quant = quantization_config(finetuning.compute_dtype(cfg, dev)) if cfg.quantize_4bit else None
+        dev = device(cfg)
+        quant = quantization_config(compute_dtype(cfg, dev)) if cfg.quantize_4bit else None
         model, tok = local_lm.load(args.base, adapter=tmp + "/adapter", quantization_config=quant)
         lm = local_lm.LocalLM(model, tok, batch_size=16, progress=False)
         start = time.perf_counter()

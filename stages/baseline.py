@@ -13,7 +13,8 @@ def build_classifier(params: Params, task: str, method: str) -> TfidfClassifier:
     cfg = params.method(method)
     if not isinstance(cfg, TfidfMethod):
         raise PipelineError(f"params.yaml: methods.{method}.type must be tfidf for this stage")
-    return TfidfClassifier(list(task_labels(task)), C=cfg.C, ngram_max=cfg.ngram_max, seed=params.seed)
+    return TfidfClassifier(list(task_labels(task)), C=cfg.C, ngram_max=cfg.ngram_max, seed=params.seed,
+                           search_rows=cfg.search_rows)
 
 
 def main() -> None:

@@ -9,11 +9,12 @@ import tempfile
 from pathlib import Path
 
 from stages import baseline, predict_finetuned, predict_prompted
-from stages.lib import paths, sft
+from stages.lib import paths
 from stages.lib.cli import run, stage_args
 from stages.lib.config import load_params
 from stages.lib.errors import PipelineError
 from stages.lib.files import write_json
+from stages.lib.finetuning.rows import training_rows
 from stages.lib.learning_curve import METHODS, score, subsample
 from stages.lib.predictions import task_data, task_labels
 
@@ -28,11 +29,13 @@ def main() -> None:
     train = subsample(data["train"], size, params.seed)
     if args.method == "finetuned":
         cfg = params.finetune
-        ft_train, ft_val = sft.training_rows(cfg, train, data["val"], params.seed)  # as the finetune stage draws
+        ft_train, ft_val = training_rows(cfg, train, data["val"], params.seed)  # as the finetune stage draws
+        from stages.lib.finetuning.generative import train as finetune
+
         with tempfile.TemporaryDirectory() as tmp:
             adapter = Path(tmp) / "adapter"
-            training = sft.train(cfg, ft_train, ft_val, str(paths.BASE_MODEL), adapter,
-                                 cfg.checkpoint_dir or paths.user_cache("checkpoints"), params.seed)
+            training = finetune(cfg, ft_train, ft_val, str(paths.BASE_MODEL), adapter,
+                                cfg.checkpoint_dir or paths.user_cache("checkpoints"), params.seed)
             clf = predict_finetuned.build_classifier(params, task, "finetuned", adapter, training)
             result = score(clf, train, data["val"], data["test"], labels, params)
     else:

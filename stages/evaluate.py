@@ -6,8 +6,9 @@ python -m stages.evaluate --task balanced --method baseline
 from stages.lib import paths
 from stages.lib.cli import run, stage_args
 from stages.lib.config import load_params
+from stages.lib.confusion import confusion_png, confusion_rows
 from stages.lib.files import atomic_path, read_json, read_jsonl, write_json
-from stages.lib.scoring import confusion_png, confusion_rows, evaluate, slug
+from stages.lib.scoring import score_predictions, slug
 
 
 def main() -> None:
@@ -15,8 +16,9 @@ def main() -> None:
     params = load_params()
     preds = read_jsonl(paths.predictions(args.task, args.method))
     labels = read_json(paths.task_labels(args.task))
-    headline, details, timings = evaluate(preds, labels, read_json(paths.predictions_meta(args.task, args.method)),
-                                          params.evaluate.bootstrap, params.evaluate.confidence, params.seed)
+    meta = read_json(paths.predictions_meta(args.task, args.method))
+    headline, details, timings = score_predictions(preds, labels, meta, params.evaluate.bootstrap,
+                                                   params.evaluate.confidence, params.seed)
     with atomic_path(paths.confusion(args.task, args.method)) as out:
         out.mkdir()
         for field in labels:

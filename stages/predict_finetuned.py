@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from stages.lib import paths
-from stages.lib.backends.engines import local_backend
+from stages.lib.backends.local_engine import local_backend
 from stages.lib.cli import run, stage_args
 from stages.lib.config import Params, load_params
 from stages.lib.errors import PipelineError

@@ -5,7 +5,7 @@ python -m stages.predict_prompted --task balanced --method zero_shot [--splits v
 With `methods.<method>.processes` > 1 the stage reruns itself under torchrun and the rows are sharded.
 """
 from stages.lib import paths
-from stages.lib.backends.factory import build_backend
+from stages.lib.backends.registry import prompted_backend
 from stages.lib.cli import run, stage_args
 from stages.lib.config import Params, PromptMethod, load_params
 from stages.lib.errors import PipelineError
@@ -24,7 +24,7 @@ def method_config(params: Params, method: str) -> PromptMethod:
 
 def build_classifier(params: Params, task: str, method: str) -> PromptClassifier:
     cfg = method_config(params, method)
-    backend = build_backend(params, cfg.batch_size)
+    backend = prompted_backend(params, cfg.batch_size)
     return PromptClassifier(read_json(paths.prompt(task, cfg.prompt)), backend, mode=cfg.mode, knn=cfg.knn,
                             max_new_tokens=cfg.max_new_tokens, max_input_tokens=cfg.max_input_tokens)
 

@@ -4,10 +4,13 @@ import time
 
 import pytest
 
-from stages.lib.backends import claude
-from stages.lib.backends.claude import BudgetExceeded, ClaudeBackend, ModelRefused, answer_budget, cost, make_client
+from stages.lib.backends.claude import batches
+from stages.lib.backends.claude.backend import ClaudeBackend
+from stages.lib.backends.claude.capabilities import ModelRefused
+from stages.lib.backends.claude.client import make_client
+from stages.lib.backends.claude.pricing import BudgetExceeded, cost
 from stages.lib.errors import PipelineError
-from stages.lib.templates import answer_schema
+from stages.lib.templates import answer_budget, answer_schema
 from tests.fake_anthropic import FakeAnthropic
 
 PRICES = {"input": 2.0, "output": 10.0, "cache_write": 2.5, "cache_read": 0.1, "batch_discount": 0.5}
@@ -110,7 +113,7 @@ def test_budget_refuses_before_spending_and_stops_when_reached(fake, tmp_path):
 
 def test_estimate_counts_prompt_caching_only_above_the_models_minimum(fake, tmp_path):
     texts = [f"report {i}" for i in range(50)]
-    reqs = [backend(fake, tmp_path)._request("instruction " * 400, t, None, 20) for t in texts]
+    reqs = [backend(fake, tmp_path).request("instruction " * 400, t, None, 20) for t in texts]
     cached = backend(fake, tmp_path, min_cache_tokens=1024).estimate(reqs)  # prefix ~1,200 tokens: cached
     uncached = backend(fake, tmp_path, min_cache_tokens=4096).estimate(reqs)  # below the minimum: full price
     prefix = (len("instruction " * 400) + 1) // 4
@@ -138,11 +141,11 @@ def test_a_batch_interrupted_while_polling_is_resumed_not_paid_twice(fake, tmp_p
     def interrupt(seconds):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(claude.time, "sleep", interrupt)
+    monkeypatch.setattr(batches.time, "sleep", interrupt)
     with pytest.raises(KeyboardInterrupt):
         backend(fake, tmp_path, batch=True).classify("s", TEXTS, ["N"], LABELS)
     assert list((tmp_path / "cache/batches").glob("*.json"))  # the batch id was stored before polling
-    monkeypatch.setattr(claude.time, "sleep", real_sleep)
+    monkeypatch.setattr(batches.time, "sleep", real_sleep)
     out = backend(fake, tmp_path, batch=True).classify("s", TEXTS, ["N"], LABELS)
     assert len(out) == 4 and len(sent(fake, "/v1/messages/batches")) == 1  # one batch created for the work
     billed = [r["params"]["messages"][0]["content"] for b in fake.batches.values() for r in b["requests"]]
@@ -254,7 +257,7 @@ def test_answers_cut_off_while_thinking_fail_and_a_larger_allowance_resends_only
 
 def test_a_refusal_is_an_answer_without_a_label_counted_apart(fake, tmp_path):
     from stages.lib.methods.llm import PromptClassifier
-    from stages.lib.scoring import evaluate
+    from stages.lib.scoring import score_predictions
 
     fake.refuse = {TEXTS[2]}
     clf = PromptClassifier({"system": "s", "fields": ["N"], "labels": LABELS, "examples": []},
@@ -262,8 +265,8 @@ def test_a_refusal_is_an_answer_without_a_label_counted_apart(fake, tmp_path):
     preds = clf.predict([{"id": str(i), "text": t, "labels": {"N": "Cuts"}} for i, t in enumerate(TEXTS)])
     assert preds[2]["pred"] == {"N": None} and preds[2]["refusal"]["category"] == "general_harms"
     assert all("refusal" not in p for i, p in enumerate(preds) if i != 2)
-    headline, _, _ = evaluate(preds, {"N": LABELS["N"]}, {"predict_seconds": 1, "fit_seconds": 0, "train_rows": 0},
-                              50, 0.95, 0)
+    headline, _, _ = score_predictions(preds, {"N": LABELS["N"]},
+                                       {"predict_seconds": 1, "fit_seconds": 0, "train_rows": 0}, 50, 0.95, 0)
     assert headline["refusal_rate"] == 0.25 and headline["invalid_rate"] == 0.25
     assert len(sent(fake)) == 4 and backend(fake, tmp_path).classify("s", TEXTS, ["N"], LABELS)  # cached, as an answer
     assert len(sent(fake)) == 4
@@ -298,14 +301,14 @@ def test_classify_in_batch_mode_sends_one_batch_for_the_file_not_one_per_chunk(f
 
 
 def test_batches_are_split_at_the_apis_limits(fake, tmp_path, monkeypatch):
-    monkeypatch.setattr(claude, "BATCH_MAX_REQUESTS", 3)
+    monkeypatch.setattr(batches, "BATCH_MAX_REQUESTS", 3)
     out = backend(fake, tmp_path, batch=True).classify("s", [f"r{i}" for i in range(7)], ["N"], LABELS)
     assert len(out) == 7 and [len(b["requests"]) for b in fake.batches.values()] == [3, 3, 1]
-    monkeypatch.setattr(claude, "BATCH_MAX_REQUESTS", 100)
+    monkeypatch.setattr(batches, "BATCH_MAX_REQUESTS", 100)
     b = backend(fake, tmp_path, batch=True)
-    one = len(json.dumps({"custom_id": "k" * 64, "params": b._request("s", "q0", answer_schema(["N"], LABELS),
+    one = len(json.dumps({"custom_id": "k" * 64, "params": b.request("s", "q0", answer_schema(["N"], LABELS),
                                                                       answer_budget(["N"], LABELS))}))
-    monkeypatch.setattr(claude, "BATCH_MAX_BYTES", int(2.5 * one))  # two requests fit, three do not
+    monkeypatch.setattr(batches, "BATCH_MAX_BYTES", int(2.5 * one))  # two requests fit, three do not
     b.classify("s", [f"q{i}" for i in range(5)], ["N"], LABELS)
     assert [len(b["requests"]) for b in fake.batches.values()][3:] == [2, 2, 1]
 
@@ -320,6 +323,6 @@ def test_a_model_without_the_batch_api_or_structured_outputs_is_refused(fake, tm
 
 
 def test_the_estimate_counts_the_thinking_allowance_as_output(fake, tmp_path):
-    reqs = lambda b: [b._request("s", t, None, 20) for t in TEXTS]  # noqa: E731
+    reqs = lambda b: [b.request("s", t, None, 20) for t in TEXTS]  # noqa: E731
     off, think = backend(fake, tmp_path), backend(fake, tmp_path, model="claude-opus-4-6", thinking_tokens=1000)
     assert think.estimate(reqs(think)) == pytest.approx(off.estimate(reqs(off)) + 4 * 1000 * 10.0 / 1e6)

@@ -50,4 +50,15 @@ def test_a_stage_refuses_bad_params_with_one_line_and_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "stages.split", "--dataset", "osha"], cwd=tmp_path, text=True,
                           capture_output=True, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == "error: params.yaml: split.sede: unknown key (known: train, val, test, seed)"
+    assert proc.stderr.strip() == "error: params.yaml: split.sede: unknown key (known: val, test, seed)"
+
+
+def test_every_param_is_documented_once_and_the_readme_table_is_current(monkeypatch):
+    from stages.lib import params_doc
+
+    rows = params_doc.rows()
+    assert rows and all(help.strip() for _, _, help in rows)
+    readme = params_doc.README.read_text(encoding="utf-8")
+    assert params_doc.rewritten(readme) == readme, "run python -m stages.lib.params_doc"
+    monkeypatch.setattr(params_doc, "table", lambda: "| changed |")  # a stale table is caught
+    assert params_doc.rewritten(readme) != readme

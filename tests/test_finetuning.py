@@ -4,9 +4,12 @@ from dataclasses import replace
 
 import pytest
 
-from stages.lib import sft as finetuning
 from stages.lib.backends import local as local_lm
 from stages.lib.config import Finetune
+from stages.lib.finetuning.fingerprint import fingerprint
+from stages.lib.finetuning.generative import build_trainer, train
+from stages.lib.finetuning.loss import answer_loss
+from stages.lib.finetuning.rows import input_budget
 from stages.lib.methods.llm import PromptClassifier
 from tests.conftest import record
 
@@ -33,7 +36,7 @@ def single(rows):
     (TRAIN, json.dumps({"y": "Cuts", "z": "Hand"})),
 ])
 def test_loss_mask_covers_exactly_the_answer(tiny_model_dir, tmp_path, rows, answer):
-    _, _, trainer = finetuning.build_trainer(CFG, rows, rows[:2], str(tiny_model_dir), str(tmp_path), seed=0)
+    _, trainer = build_trainer(CFG, rows, rows[:2], str(tiny_model_dir), str(tmp_path), seed=0)
     example = trainer.train_dataset[0]
     tok = trainer.processing_class
     trained = [t for t, lb in zip(example["input_ids"], example["labels"], strict=True) if lb != -100]
@@ -45,12 +48,12 @@ def test_loss_mask_covers_exactly_the_answer(tiny_model_dir, tmp_path, rows, ans
 def test_answer_loss_matches_full_logits_loss(tiny_model_dir, tmp_path):
     import torch
 
-    _, _, trainer = finetuning.build_trainer(
+    _, trainer = build_trainer(
         CFG, single(TRAIN), single(VAL), str(tiny_model_dir), str(tmp_path), seed=0
     )
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
     with torch.no_grad():
-        ours = finetuning.answer_loss(trainer.model, batch)
+        ours = answer_loss(trainer.model, batch)
         reference = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                   labels=batch["labels"]).loss
     assert float(ours) == pytest.approx(float(reference), rel=1e-4)
@@ -59,7 +62,7 @@ def test_answer_loss_matches_full_logits_loss(tiny_model_dir, tmp_path):
 def test_train_save_reload_predict_and_resume(tiny_model_dir, tmp_path):
     cfg = replace(CFG, epochs=2)
     ckpt, adapter = tmp_path / "ckpt", tmp_path / "adapter"
-    metrics = finetuning.train(cfg, TRAIN, VAL, str(tiny_model_dir), adapter, ckpt, seed=0)
+    metrics = train(cfg, TRAIN, VAL, str(tiny_model_dir), adapter, ckpt, seed=0)
     assert metrics["steps"] == 8 and not metrics["resumed"] and len(metrics["eval_losses"]) == 2
     assert (adapter / "adapter_config.json").exists()
 
@@ -75,14 +78,14 @@ def test_train_save_reload_predict_and_resume(tiny_model_dir, tmp_path):
     for c in sorted(ckpt.glob("*/checkpoint-*"))[1:]:
         shutil.rmtree(c)
     first_epoch = json.loads(next(ckpt.glob("*/checkpoint-4/training_seconds.json")).read_text())["seconds"]
-    resumed = finetuning.train(cfg, TRAIN, VAL, str(tiny_model_dir), tmp_path / "adapter2", ckpt, seed=0)
+    resumed = train(cfg, TRAIN, VAL, str(tiny_model_dir), tmp_path / "adapter2", ckpt, seed=0)
     assert resumed["resumed"] and resumed["steps"] == 8 and len(resumed["eval_losses"]) == 2
     assert resumed["train_seconds"] > first_epoch > 0  # the whole cost: the interrupted run's epoch counts too
     # Trainer's own mean over the steps this run trained (set whatever logging_steps is), and how many those were
     assert resumed["train_loss"] > 0 and (resumed["train_loss_steps"], metrics["train_loss_steps"]) == (4, 8)
 
     # A different recipe never resumes a stale checkpoint.
-    other = finetuning.train(
+    other = train(
         replace(cfg, learning_rate=5e-4), TRAIN, VAL, str(tiny_model_dir), tmp_path / "a3", ckpt, seed=0
     )
     assert not other["resumed"]
@@ -91,13 +94,13 @@ def test_train_save_reload_predict_and_resume(tiny_model_dir, tmp_path):
 def test_long_texts_are_cut_the_same_way_in_training_and_inference(tiny_model_dir, tmp_path):
     """A text far past max_length keeps its answer: the text is cut to the input budget, never the answer."""
     long = [record(i, "word " * 2000 + f"case {i}", y="Cuts" if i % 2 else "Fractures") for i in range(4)]
-    train_data, _, trainer = finetuning.build_trainer(CFG, long, long[:2], str(tiny_model_dir), str(tmp_path), seed=0)
+    train_data, trainer = build_trainer(CFG, long, long[:2], str(tiny_model_dir), str(tmp_path), seed=0)
     assert all(cut for _, cut in train_data)
     example = trainer.train_dataset[0]
     assert len(example["input_ids"]) <= CFG.max_length
     trained = [t for t, lb in zip(example["input_ids"], example["labels"], strict=True) if lb != -100]
     assert trainer.processing_class.decode(trained).strip() in ("Cuts<|im_end|>", "Fractures<|im_end|>")
-    budget = finetuning.input_budget(CFG, trainer.processing_class, long)
+    budget = input_budget(CFG, trainer.processing_class, long)
     lm = local_lm.LocalLM(*local_lm.load(str(tiny_model_dir)), progress=False)
     text, cut = lm.truncate(long[0]["text"], budget, CFG.system)
     assert cut and text == train_data[0][0]["prompt"][1]["content"]  # inference sees what training saw
@@ -115,12 +118,12 @@ def test_qlora_trains_a_4bit_base_saves_an_adapter_scored_on_that_base_and_resum
 
     from stages.lib.quantization import quantization_config
 
-    _, _, trainer = finetuning.build_trainer(
+    _, trainer = build_trainer(
         QLORA, single(TRAIN), single(VAL), str(tiny_model_dir), str(tmp_path / "t"), seed=0
     )
     assert sum(isinstance(m, Linear4bit) for m in trainer.model.modules()) == 2 * 7  # every linear of both layers
     ckpt, adapter = tmp_path / "ckpt", tmp_path / "adapter"
-    metrics = finetuning.train(QLORA, single(TRAIN), single(VAL), str(tiny_model_dir), adapter, ckpt, seed=0)
+    metrics = train(QLORA, single(TRAIN), single(VAL), str(tiny_model_dir), adapter, ckpt, seed=0)
     assert metrics["base_precision"] == "nf4" and metrics["steps"] == 8
     history = json.loads(next(ckpt.glob("*/checkpoint-8/trainer_state.json")).read_text())["log_history"]
     losses = [h["loss"] for h in history if "loss" in h]
@@ -135,7 +138,7 @@ def test_qlora_trains_a_4bit_base_saves_an_adapter_scored_on_that_base_and_resum
 
     for c in sorted(ckpt.glob("*/checkpoint-*"))[1:]:  # interrupted after the first epoch
         shutil.rmtree(c)
-    resumed = finetuning.train(QLORA, single(TRAIN), single(VAL), str(tiny_model_dir), tmp_path / "a2", ckpt, seed=0)
+    resumed = train(QLORA, single(TRAIN), single(VAL), str(tiny_model_dir), tmp_path / "a2", ckpt, seed=0)
     assert resumed["resumed"] and resumed["steps"] == 8 and resumed["train_loss_steps"] == 4
 
 
@@ -144,16 +147,16 @@ def test_another_seed_or_another_base_never_resumes_a_finished_checkpoint(tiny_m
     base = tmp_path / "base"
     shutil_copy = __import__("shutil").copytree
     shutil_copy(tiny_model_dir, base)
-    first = finetuning.fingerprint(CFG, TRAIN, VAL, str(base), seed=42)
-    assert finetuning.fingerprint(CFG, TRAIN, VAL, str(base), seed=7) != first
+    first = fingerprint(CFG, TRAIN, VAL, str(base), seed=42)
+    assert fingerprint(CFG, TRAIN, VAL, str(base), seed=7) != first
     weights = next(base.glob("*.safetensors"))
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")  # the same config, other weights (another quantisation)
-    other = finetuning.fingerprint(CFG, TRAIN, VAL, str(base), seed=42)
+    other = fingerprint(CFG, TRAIN, VAL, str(base), seed=42)
     assert other != first
     from stages.lib.files import CONTENT_HASH, tree_hash
 
     (base / CONTENT_HASH).write_text(tree_hash(base))  # as `base_model` stores it: read, not recomputed
-    assert finetuning.fingerprint(CFG, TRAIN, VAL, str(base), seed=42) == other
+    assert fingerprint(CFG, TRAIN, VAL, str(base), seed=42) == other
 
 
 def test_qlora_on_the_real_embedded_smollm2(tmp_path):
@@ -168,7 +171,7 @@ def test_qlora_on_the_real_embedded_smollm2(tmp_path):
     base = tmp_path / "smollm2"
     materialise(SMOLLM, base)
     cfg = replace(QLORA, epochs=1, eval_strategy="no", max_steps=3, top_layers=2)
-    metrics = finetuning.train(cfg, single(TRAIN), single(VAL), str(base), tmp_path / "adapter", tmp_path / "ckpt",
+    metrics = train(cfg, single(TRAIN), single(VAL), str(base), tmp_path / "adapter", tmp_path / "ckpt",
                                seed=0)
     assert metrics["base_precision"] == "nf4" and metrics["steps"] == 3 and metrics["train_loss"] > 0
     model, tok = local_lm.load(str(base), adapter=str(tmp_path / "adapter"),
@@ -185,8 +188,8 @@ def test_another_seed_trains_anew_and_writes_another_adapter(tiny_model_dir, tmp
     from safetensors.torch import load_file
 
     cfg = replace(CFG, max_steps=2, eval_strategy="no")
-    a = finetuning.train(cfg, single(TRAIN), single(VAL), str(tiny_model_dir), tmp_path / "a", tmp_path / "ckpt", 42)
-    b = finetuning.train(cfg, single(TRAIN), single(VAL), str(tiny_model_dir), tmp_path / "b", tmp_path / "ckpt", 7)
+    a = train(cfg, single(TRAIN), single(VAL), str(tiny_model_dir), tmp_path / "a", tmp_path / "ckpt", 42)
+    b = train(cfg, single(TRAIN), single(VAL), str(tiny_model_dir), tmp_path / "b", tmp_path / "ckpt", 7)
     assert not a["resumed"] and not b["resumed"]
     wa, wb = (load_file(p / "adapter_model.safetensors") for p in (tmp_path / "a", tmp_path / "b"))
     assert any(not (wa[k] == wb[k]).all() for k in wa)

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from stages.lib.intervals import encode, f1_per_resample, holm, interval, mcnemar_exact, resamples
-from stages.lib.scoring import adjust_family, evaluate, paired
+from stages.lib.scoring import adjust_family, paired, score_predictions
 from stages.lib.summary import render_markdown, verdict
 
 RNG = np.random.default_rng(0)
@@ -113,8 +113,8 @@ def test_paired_difference_uses_the_same_rows():
 
 
 def test_report_cells_carry_their_interval():
-    m, _, _ = evaluate(preds([True] * 7 + [False] * 3), {"y": ["A", "B"]},
-                       {"predict_seconds": 1.0, "fit_seconds": 0.0, "train_rows": 5}, 300, 0.95, 0)
+    m, _, _ = score_predictions(preds([True] * 7 + [False] * 3), {"y": ["A", "B"]},
+                                {"predict_seconds": 1.0, "fit_seconds": 0.0, "train_rows": 5}, 300, 0.95, 0)
     table = render_markdown([{"task": "t", "method": "m", **m}])
     lo, hi = m["accuracy_ci"]["low"], m["accuracy_ci"]["high"]
     assert f"70.0% [{lo:.1%}".rstrip("%") in table and f"–{hi:.1%}]" in table

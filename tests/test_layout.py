@@ -85,17 +85,19 @@ def test_deps_cover_every_imported_project_file(name):
                      and not any(f == d or f.startswith(d.rstrip("/") + "/") for d in deps))
     assert not missing, f"stage {name}: deps miss {', '.join(missing)}"
     listed = sorted(d for d in deps if d.endswith(".py") and d not in files)
+    listed += sorted(p.relative_to(ROOT).as_posix() for d in deps if d.startswith("stages/") and d.endswith("/")
+                     for p in (ROOT / d).rglob("*.py") if p.relative_to(ROOT).as_posix() not in files)
     assert not listed, f"stage {name}: deps list {', '.join(listed)}, which its command never imports"
 
 
 @pytest.mark.parametrize("name, forbidden_files, forbidden_modules", [
-    ("baseline", ["backends/", "sft.py", "methods/llm.py"], ["torch", "transformers", "anthropic"]),
+    ("baseline", ["backends/", "finetuning/", "methods/llm.py"], ["torch", "transformers", "anthropic"]),
     ("base_model", ["templates.py", "methods/", "backends/", "fewshot.py"], ["anthropic", "trl"]),
-    ("zero_shot", ["sft.py"], ["trl"]),
-    ("finetuned", ["sft.py", "backends/claude.py"], ["trl", "anthropic"]),
+    ("zero_shot", ["finetuning/"], ["trl"]),
+    ("finetuned", ["finetuning/", "backends/claude/"], ["trl", "anthropic"]),
     ("finetune", ["backends/", "methods/"], ["anthropic"]),
-    ("evaluate", ["backends/", "methods/", "sft.py"], ["torch", "anthropic"]),
-    ("report", ["backends/", "methods/", "sft.py"], ["anthropic", "transformers"]),
+    ("evaluate", ["backends/", "methods/", "finetuning/"], ["torch", "anthropic"]),
+    ("report", ["backends/", "methods/", "finetuning/"], ["anthropic", "transformers"]),
 ])
 def test_closures_are_narrow(name, forbidden_files, forbidden_modules):
     files, external = stage_closure(name)
@@ -110,6 +112,11 @@ def test_the_test_catches_a_missing_dep(tmp_path, monkeypatch):
     monkeypatch.setitem(STAGES, "evaluate", body)
     with pytest.raises(AssertionError, match="stage evaluate: deps miss stages/lib/scoring.py"):
         test_deps_cover_every_imported_project_file("evaluate")
+    body = dict(STAGES["baseline"]["do"])  # a directory dep holding a module the stage never imports
+    body["deps"] = [*body["deps"], "stages/lib/methods/"]
+    monkeypatch.setitem(STAGES, "baseline", {"foreach": STAGES["baseline"]["foreach"], "do": body})
+    with pytest.raises(AssertionError, match="which its command never imports"):
+        test_deps_cover_every_imported_project_file("baseline")
 
 
 def test_stage_modules_are_short_entry_points_and_library_names_are_distinct():

@@ -17,7 +17,7 @@ def naive_decode(lm, fields, labels, text):
     """No cache, no batch: rerun the whole sequence for every choice."""
     before, after = split_chat(lm.tokenizer, SYSTEM)
     opening, segments = answer_segments(fields, labels)
-    ids = lm._encode(before) + lm._encode(text + after) + (lm._encode(opening) if opening else [])
+    ids = lm.encode(before) + lm.encode(text + after) + (lm.encode(opening) if opening else [])
     out = {}
     for f, seg in zip(fields, segments, strict=True):
         node = build_trie(lm.tokenizer, seg, lm.end_id if len(fields) == 1 else None)
@@ -46,12 +46,6 @@ def test_batch_size_does_not_change_answers(tiny_lm):
     fields = ["NatureTitle", "Part of Body Title"]
     assert [r["pred"] for r in one.classify(SYSTEM, TEXTS, fields, LABELS)] == \
            [r["pred"] for r in tiny_lm.classify(SYSTEM, TEXTS, fields, LABELS)]
-
-
-def test_prefix_cache_scores_agree(tiny_lm):
-    a = tiny_lm.answer_logprob(SYSTEM, TEXTS[0], "Fractures", use_prefix_cache=True)
-    b = tiny_lm.answer_logprob(SYSTEM, TEXTS[0], "Fractures", use_prefix_cache=False)
-    assert abs(a - b) < 1e-4
 
 
 def test_json_raw_answer_is_the_object(tiny_lm):

@@ -1,7 +1,7 @@
 import pytest
 
 from stages.lib.parsing import parse_answer
-from stages.lib.scoring import evaluate
+from stages.lib.scoring import score_predictions
 
 LABELS = {"N": ["Cuts, lacerations", "Cuts, lacerations, unspecified", "Fractures"], "P": ["Hand", "Leg"]}
 
@@ -56,8 +56,8 @@ def test_metrics_count_invalid_and_exact_match():
             "output_tokens": 1,
         },
     ]
-    m, details, timings = evaluate(preds, LABELS, {"predict_seconds": 6.0, "fit_seconds": 0.0, "train_rows": 7},
-                                   bootstrap=200, confidence=0.95, seed=0)
+    m, details, timings = score_predictions(preds, LABELS, {"predict_seconds": 6.0, "fit_seconds": 0.0,
+                                                            "train_rows": 7}, bootstrap=200, confidence=0.95, seed=0)
     assert m["accuracy"] == pytest.approx(1 / 3) and m["train_rows"] == 7 and m["n"] == 3
     assert 0 <= m["accuracy_ci"]["low"] <= m["accuracy"] <= m["accuracy_ci"]["high"] <= 1
     assert details["fields"]["N"]["accuracy"] == pytest.approx(2 / 3)

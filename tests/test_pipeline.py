@@ -1,6 +1,7 @@
 """The real `dvc repro` on a copy of the repository with tiny params: outputs, a no-op second run, a change
 that reruns only its own task, and bad input refused by the stage commands themselves."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,6 +105,12 @@ def test_stale_results_fail_the_check_on_a_clean_clone_naming_the_stages(repo, t
     assert not [s for s in stale if s.startswith(("ingest", "split", "task", "finetune@", "baseline", "report"))]
     assert "run `dvc repro` and commit `dvc.lock` and `metrics/`" in proc.stdout
     path.write_text(original)
+    pool = clean / "stages/lib/backends/claude/pool.py"  # inside a directory dep
+    pool.write_text(pool.read_text() + "\n# a change to the Claude pool\n")
+    proc = sh(check, clean, check=False)
+    assert proc.returncode == 1
+    assert re.search(r"stale: zero_shot@balanced: .*stages/lib/backends/? \(modified\)", proc.stdout)
+    sh("git checkout -q stages/lib/backends/claude/pool.py", clean)
     params = clean / "params.yaml"
     params.write_text(params.read_text().replace("bootstrap: 2000", "bootstrap: 1000"))
     proc = sh(check, clean, check=False)

@@ -7,7 +7,7 @@ from stages.lib.config import Split, Task
 from stages.lib.errors import PipelineError
 from stages.lib.sampling import label_space, render_text, sample_task, stratified_split
 
-FRACTIONS = Split(train=0.64, val=0.16, test=0.2, seed=0)
+FRACTIONS = Split(val=0.16, test=0.2, seed=0)
 
 
 def records(counts):

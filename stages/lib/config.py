@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -19,134 +19,153 @@ from stages.lib.errors import PipelineError
 PARAMS = Path("params.yaml")
 
 
+def doc(help: str, **kwargs):
+    """A field with its help text, as TRL's configs carry theirs (`field(metadata={"help": ...})`): the one place
+    a param is documented. The README's params table is generated from it (`python -m stages.lib.config`)."""
+    return field(metadata={"help": help}, **kwargs)
+
+
 @dataclass(frozen=True)
 class Dataset:
-    path: str
-    id: str
-    text: list[str]    # one or many input columns
-    labels: list[str]  # one or many label columns
+    path: str = doc("the CSV file, a DVC-tracked input")
+    id: str = doc("the column with a unique row id")
+    text: list[str] = doc("the input column(s); several are joined as `name: value` lines (multi-field input)")
+    labels: list[str] = doc("the label column(s) a task may predict")
 
 
 @dataclass(frozen=True)
 class Split:
-    train: float
-    val: float
-    test: float
-    seed: int
+    val: float = doc("fraction of each dataset for validation (train is what val and test leave)")
+    test: float = doc("fraction of each dataset for test")
+    seed: int = doc("the split's seed (stratified on the first label)")
 
 
 @dataclass(frozen=True)
 class Task:
-    dataset: str
-    labels: list[str]
-    sampling: str                     # balanced | imbalanced
-    top_n: int | None = None          # balanced: the N most frequent training classes
-    max_per_class: int | None = None  # balanced: cap per class and split
-    min_count: int | None = None      # imbalanced: classes with at least this many training rows
+    dataset: str = doc("the dataset it samples (a key of `datasets`)")
+    labels: list[str] = doc("the label field(s) predicted; several are answered as one JSON object")
+    sampling: str = doc("`balanced` (the N most frequent classes, capped per class) or `imbalanced` (every class "
+                        "with enough training rows)")
+    top_n: int | None = doc("balanced: the N most frequent training classes", default=None)
+    max_per_class: int | None = doc("balanced: cap per class and split (null: none)", default=None)
+    min_count: int | None = doc("imbalanced: classes with at least this many training rows", default=None)
 
 
 @dataclass(frozen=True)
-class Prices:  # USD per million tokens
-    input: float
-    output: float
-    cache_write: float
-    cache_read: float
-    batch_discount: float
+class Prices:
+    input: float = doc("USD per million input tokens")
+    output: float = doc("USD per million output tokens")
+    cache_write: float = doc("USD per million tokens written to the 5-minute prompt cache")
+    cache_read: float = doc("USD per million tokens read from the prompt cache")
+    batch_discount: float = doc("the Message Batches API's discount (0.5: half price)")
 
 
 @dataclass(frozen=True)
 class Model:
-    provider: str                        # local | anthropic
-    source: str | None = None            # local: pypi:<pkg>/<file>.gguf, hf:<hub id> or random:<pypi source>
-    engine: str | None = None            # local: transformers (our decoder) | vllm (GPU serving engine)
-    tensor_parallel: int | None = None   # local, vllm: GPUs one model is split across
-    id: str | None = None                # anthropic: the API model id
-    prices: Prices | None = None         # anthropic
-    min_cache_tokens: int | None = None  # anthropic: shortest prefix the API caches (shorter ones silently are not)
+    provider: str = doc("`local` (prepared by base_model, run here) or `anthropic` (the Claude API)")
+    source: str | None = doc("local: `pypi:<pkg>/<file>.gguf`, `hf:<hub id>` or `random:<pypi source>` (tests)",
+                             default=None)
+    engine: str | None = doc("local: `transformers` (this project's constrained, prefix-cached decoder) or `vllm` "
+                             "(GPU serving engine)", default=None)
+    tensor_parallel: int | None = doc("local, vllm: GPUs one model is split across", default=None)
+    id: str | None = doc("anthropic: the API model id, checked with `models.retrieve` before anything is sent",
+                         default=None)
+    prices: Prices | None = doc("anthropic: USD per million tokens", default=None)
+    min_cache_tokens: int | None = doc("anthropic: the shortest prefix the API caches (shorter ones silently are "
+                                       "not)", default=None)
 
 
 @dataclass(frozen=True)
 class Finetune:
-    device: str
-    quantize_4bit: bool
-    compute_dtype: dict[str, str]  # QLoRA: the 4-bit base's compute dtype per device: float32, bfloat16, float16
-    system: str
-    r: int
-    alpha: int
-    dropout: float
-    target_modules: list[str]
-    top_layers: int | None
-    learning_rate: float
-    scheduler: str
-    warmup_steps: int
-    epochs: float
-    batch_size: int
-    gradient_accumulation_steps: int
-    gradient_checkpointing: bool
-    max_length: int
-    eval_strategy: str
-    eval_steps: int | None
-    logging_steps: int
-    patience: int
-    max_train_samples: int | None
-    max_val_samples: int | None
-    max_steps: int | None
-    max_input_tokens: int | None  # texts are cut to this many tokens in training and inference (null: what
-                                  # max_length leaves after the template, system turn and longest answer)
-    processes: int                # data-parallel training processes (torchrun); 1 = plain
-    loss: str                     # answer_logits (LM head at answer positions only) | trl (TRL's completion loss)
-    checkpoint_dir: str | None  # null: the per-user cache directory (survives `dvc exp run --queue`)
+    device: str = doc("`auto`, `cpu` or `cuda`: where fine-tuning runs")
+    quantize_4bit: bool = doc("QLoRA: a 4-bit NF4 base with double quantisation (bitsandbytes), on either device")
+    compute_dtype: dict[str, str] = doc("QLoRA: the 4-bit base's compute dtype per device (float32, bfloat16, "
+                                        "float16)")
+    system: str = doc("the short fixed system turn of every training and scoring conversation")
+    r: int = doc("LoRA rank")
+    alpha: int = doc("LoRA alpha")
+    dropout: float = doc("LoRA dropout")
+    target_modules: list[str] = doc("the modules LoRA adapts")
+    top_layers: int | None = doc("LoRA on the top N layers only (null: all); backpropagation stops below them")
+    learning_rate: float = doc("peak learning rate")
+    scheduler: str = doc("learning-rate schedule (transformers' `lr_scheduler_type`)")
+    warmup_steps: int = doc("warm-up steps")
+    epochs: float = doc("training epochs")
+    batch_size: int = doc("training rows per device and step (evaluation uses twice as many: no gradients)")
+    gradient_accumulation_steps: int = doc("steps whose gradients are summed before an update")
+    gradient_checkpointing: bool = doc("activation checkpointing, on cuda only (on a CPU it costs more time than "
+                                       "the memory it saves)")
+    max_length: int = doc("tokens per training conversation")
+    eval_strategy: str = doc("`epoch`, `steps` (with eval_steps) or `no`: validation loss, a checkpoint and early "
+                             "stopping")
+    eval_steps: int | None = doc("eval_strategy steps: steps between evaluations")
+    logging_steps: int = doc("steps between logged losses (the run's train_loss does not depend on it)")
+    patience: int = doc("early stopping: evaluations without improvement")
+    max_train_samples: int | None = doc("a seeded subsample of the training split (null: all)")
+    max_val_samples: int | None = doc("a seeded subsample of the validation split (null: all)")
+    max_steps: int | None = doc("stop after this many steps (null: the epochs decide)")
+    max_input_tokens: int | None = doc("texts are cut to this many tokens in training and inference (null: what "
+                                       "max_length leaves after the template, system turn and longest answer)")
+    processes: int = doc("data-parallel training processes (torchrun); 1: plain")
+    loss: str = doc("`answer_logits` (the LM head at answer positions only) or `trl` (TRL's completion-only loss)")
+    checkpoint_dir: str | None = doc("null: the per-user cache (survives `dvc exp run --queue`), keyed by a "
+                                     "fingerprint of recipe, seed, data and base model")
 
 
 @dataclass(frozen=True)
 class Claude:
-    max_usd: float
-    batch: bool
-    concurrency: int
-    poll_seconds: float
-    max_tokens: int | None   # null: sized from the longest allowed answer
-    thinking: str            # off (the first of disabled/between_tools the model accepts) | adaptive
-    effort: str              # adaptive: output_config.effort (low | medium | high | xhigh | max)
-    thinking_tokens: int     # added to max_tokens when the model thinks (thinking tokens count toward it)
-    max_retries: int
-    timeout_s: float
-    max_consecutive_failures: int
-    cache_dir: str | None    # null: the per-user cache directory
+    max_usd: float = doc("per run (a stage, or one `classify`): refused before the first request if the estimate "
+                         "exceeds it, stopped when the spend reaches it")
+    batch: bool = doc("send through the Message Batches API (half price, results within 24 h)")
+    concurrency: int = doc("requests in flight at once")
+    poll_seconds: float = doc("batch: seconds between status polls")
+    max_tokens: int | None = doc("null: sized from the longest allowed answer (output rate limits count it)")
+    thinking: str = doc("`off` (the first of disabled/between_tools the model accepts; one that accepts neither "
+                        "gets adaptive at its lowest effort) or `adaptive`")
+    effort: str = doc("adaptive thinking: output_config.effort (low, medium, high, xhigh, max)")
+    thinking_tokens: int = doc("added to max_tokens whenever the model thinks (thinking tokens count toward it)")
+    max_retries: int = doc("the SDK's retries with backoff (honouring retry-after) per request")
+    timeout_s: float = doc("seconds per request")
+    max_consecutive_failures: int = doc("stop sending after this many requests in a row failed")
+    cache_dir: str | None = doc("null: the per-user cache directory, keyed by request; shared by checkouts")
 
 
 @dataclass(frozen=True)
 class Prompts:
-    subject: str
+    subject: str = doc("what a sample is, in the study's instruction (\"an expert at classifying <subject>s\")")
 
 
 @dataclass(frozen=True)
 class TfidfMethod:
-    type: str
-    C: list[float]
-    ngram_max: int
+    type: str = doc("`tfidf`: TF-IDF + linear SVM, one per label field")
+    C: list[float] = doc("the SVM's C grid, chosen per field by validation accuracy (ties: the smaller)")
+    ngram_max: int = doc("word n-grams from 1 to this")
+    search_rows: int | None = doc("above this many training rows, C is searched on a seeded subsample of that "
+                                  "many and only the chosen C is fitted on all (null: always the full grid)")
 
 
 @dataclass(frozen=True)
 class PromptMethod:
-    type: str
-    prompt: str                  # data/prompts/<task>/<prompt>.json
-    mode: str                    # constrained | generate
-    batch_size: int
-    max_new_tokens: int          # generate mode
-    max_input_tokens: int | None  # texts are cut to this many tokens (null: what the context leaves)
-    knn: int                     # >0: that many nearest training examples before each sample
-    processes: int               # local models: data-parallel processes (torchrun), rows sharded
-    classes: int | None = None   # mined few-shot: how many mispredicted validation classes get examples
-    per_class: int | None = None
+    type: str = doc("`prompt`: the prompted model (`model`) with a prompt file")
+    prompt: str = doc("the prompt file, data/prompts/<task>/<prompt>.json")
+    mode: str = doc("`constrained` (labels by construction) or `generate` (the study's free generation, parsed)")
+    batch_size: int = doc("local models: rows per forward pass")
+    max_new_tokens: int = doc("generate mode: tokens per answer (JSON answers need ~40)")
+    max_input_tokens: int | None = doc("texts cut to this many tokens (null: what the context leaves)")
+    knn: int = doc(">0: that many nearest training examples (TF-IDF cosine) before each sample")
+    processes: int = doc("local models: data-parallel processes (torchrun), rows sharded and gathered in order")
+    classes: int | None = doc("mined few-shot: the most mispredicted validation classes that get examples",
+                              default=None)
+    per_class: int | None = doc("mined few-shot: training examples per such class", default=None)
 
 
 @dataclass(frozen=True)
-class FinetunedMethod:  # inputs are cut exactly as in training (finetune.max_input_tokens)
-    type: str
-    mode: str
-    batch_size: int
-    max_new_tokens: int
-    processes: int
+class FinetunedMethod:
+    type: str = doc("`finetuned`: the base model with the task's adapter; inputs cut exactly as in training")
+    mode: str = doc("`constrained` or `generate`, as for prompting")
+    batch_size: int = doc("rows per forward pass")
+    max_new_tokens: int = doc("generate mode: tokens per answer")
+    processes: int = doc("data-parallel processes (torchrun), rows sharded and gathered in order")
 
 
 METHOD_TYPES = {"tfidf": TfidfMethod, "prompt": PromptMethod, "finetuned": FinetunedMethod}
@@ -155,45 +174,46 @@ MODES = ("constrained", "generate")
 
 @dataclass(frozen=True)
 class Evaluate:
-    bootstrap: int       # resamples for the confidence intervals and paired differences (seeded by `seed`)
-    confidence: float    # e.g. 0.95
-    reference: str       # the method every other one is compared with, row by row
+    bootstrap: int = doc("resamples for the confidence intervals and paired differences (seeded by `seed`)")
+    confidence: float = doc("the intervals' level, e.g. 0.95 (plot labels follow it)")
+    reference: str = doc("the method every other one is compared with, row by row (Holm-adjusted per task)")
 
 
 @dataclass(frozen=True)
 class LearningCurve:
-    task: str
-    sizes: list[int]     # training rows per point; the full-size runs of the pipeline add the last points
+    task: str = doc("the task the curve is drawn on")
+    sizes: list[int] = doc("training rows per point, one stage each; the pipeline's full-size runs are the last "
+                           "points")
 
 
 @dataclass(frozen=True)
 class Costs:
-    hourly_price: float
+    hourly_price: float = doc("USD per hour of the machine local methods run on (measured seconds x this)")
 
 
 @dataclass(frozen=True)
 class Report:
-    tasks: list[str]
-    methods: list[str]
+    tasks: list[str] = doc("the tasks of the comparison grid")
+    methods: list[str] = doc("the methods of the comparison grid: each task x method gets predictions and a row")
 
 
 @dataclass(frozen=True)
 class Params:
-    seed: int
-    datasets: dict[str, Dataset]
-    split: Split
-    tasks: dict[str, Task]
-    base_model: str
-    model: str
-    models: dict[str, Model]
-    finetune: Finetune
-    claude: Claude
-    prompts: Prompts
-    methods: dict[str, TfidfMethod | PromptMethod | FinetunedMethod]
-    evaluate: Evaluate
-    learning_curve: LearningCurve
-    costs: Costs
-    report: Report
+    seed: int = doc("the seed of every sampled choice (subsamples, bootstrap, training)")
+    datasets: dict[str, Dataset] = doc("input files by name")
+    split: Split = doc("the train/val/test split")
+    tasks: dict[str, Task] = doc("the tasks by name")
+    base_model: str = doc("the local model prepared, prompted locally and fine-tuned (a key of `models`)")
+    model: str = doc("the prompted model: the base model itself, or an API model (`-S model=sonnet`)")
+    models: dict[str, Model] = doc("the model registry")
+    finetune: Finetune = doc("the fine-tuning recipe")
+    claude: Claude = doc("how Claude is called")
+    prompts: Prompts = doc("the prompts' wording")
+    methods: dict[str, TfidfMethod | PromptMethod | FinetunedMethod] = doc("the methods by name; `type` picks one")
+    evaluate: Evaluate = doc("scoring")
+    learning_curve: LearningCurve = doc("accuracy against training rows")
+    costs: Costs = doc("cost assumptions")
+    report: Report = doc("the comparison grid")
 
     def task(self, name: str) -> Task:
         return _known(self.tasks, name, "task")
@@ -309,8 +329,8 @@ def _check(p: Params) -> None:
         raise PipelineError(f"params.yaml: claude.effort {p.claude.effort!r} is not low, medium, high, xhigh or max")
     if p.finetune.loss not in ("answer_logits", "trl"):
         raise PipelineError(f"params.yaml: finetune.loss {p.finetune.loss!r} is not answer_logits or trl")
-    if abs(p.split.train + p.split.val + p.split.test - 1) > 1e-6:
-        raise PipelineError("params.yaml: split.train + split.val + split.test must be 1")
+    if not (0 < p.split.val and 0 < p.split.test and p.split.val + p.split.test < 1):
+        raise PipelineError("params.yaml: split.val and split.test must be positive and leave rows for train")
 
 
 def load_params(path: Path | str = PARAMS) -> Params:

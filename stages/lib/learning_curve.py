@@ -8,7 +8,7 @@ import random
 
 from stages.lib.config import Params
 from stages.lib.methods.base import Classifier, plan_run
-from stages.lib.scoring import evaluate
+from stages.lib.scoring import score_predictions
 
 METHODS = ("baseline", "few_shot_knn", "finetuned")  # the methods that learn from training rows
 
@@ -21,7 +21,7 @@ def score(clf: Classifier, train, val, test, labels, params: Params) -> dict:
     clf.fit(train, val)
     plan_run(clf, test)
     preds = clf.predict(test)
-    headline, _, _ = evaluate(preds, labels, {"predict_seconds": None, "fit_seconds": clf.fit_seconds_,
+    headline, _, _ = score_predictions(preds, labels, {"predict_seconds": None, "fit_seconds": clf.fit_seconds_,
                                               "train_rows": clf.train_rows_},
                               params.evaluate.bootstrap, params.evaluate.confidence, params.seed)
     return {k: headline[k] for k in ("train_rows", "accuracy", "accuracy_ci", "macro_f1", "macro_f1_ci")}

@@ -1,4 +1,7 @@
-"""Reading a freely generated answer back into labels (the `generate` mode).
+"""Reading answers back into labels: a structured-output answer (Claude's JSON schema, vLLM's choice or schema),
+and a freely generated one (the `generate` mode).
+
+A structured answer must be a label exactly (or a JSON object of them); anything else is invalid, never guessed.
 
 Rules, strict on purpose (the study's prefix matching read "Cuts" as whichever "Cuts…" class sorted first):
 - one field: the first non-empty line, minus a leading "Answer:"/"Category:", surrounding quotes, asterisks
@@ -47,3 +50,16 @@ def parse_answer(answer: str, fields: list[str], labels: dict[str, list[str]]) -
     if len(fields) == 1:
         return {fields[0]: match_label(answer, labels[fields[0]])}
     return parse_json_answer(answer, fields, labels)
+
+
+def structured_labels(text: str, fields: list[str], labels: dict[str, list[str]],
+                      as_json: bool = True) -> dict[str, str | None]:
+    """A structured-output answer back to labels: one JSON object of labels, or (`as_json=False`, one field) the
+    label itself. A value outside a field's labels, a missing key or a non-object answer is invalid (None)."""
+    if not as_json:
+        return {fields[0]: text if text in labels[fields[0]] else None}
+    try:
+        obj = json.loads(text)
+        return {f: obj.get(f) if obj.get(f) in labels[f] else None for f in fields}
+    except (json.JSONDecodeError, AttributeError):
+        return {f: None for f in fields}

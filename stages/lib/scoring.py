@@ -1,10 +1,9 @@
 """Scoring predictions: accuracy and F1s with bootstrap intervals, per-class report, invalid rate, speed and
-tokens; confusion matrices."""
+tokens; paired comparisons with Holm's adjustment. Figures are drawn elsewhere (`confusion`, `plots`)."""
 from __future__ import annotations
 
 import re
 import statistics
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
@@ -47,8 +46,8 @@ def exact_match(predictions: list[dict], fields: list[str]) -> np.ndarray:
     return np.array([all((p["pred"] or {}).get(f) == p["true"][f] for f in fields) for p in predictions])
 
 
-def evaluate(predictions: list[dict], labels: dict[str, list[str]], meta: dict, bootstrap: int, confidence: float,
-             seed: int) -> tuple[dict, dict, dict]:
+def score_predictions(predictions: list[dict], labels: dict[str, list[str]], meta: dict, bootstrap: int,
+                      confidence: float, seed: int) -> tuple[dict, dict, dict]:
     """(headline, details, timings). Headline: exact-match accuracy over all fields, macro/weighted F1 averaged
     over fields, each with a seeded bootstrap interval (the same resampled rows for every figure), invalid rate,
     training rows, and, for API methods, dollars per million from the API's usage fields. Details: per field and
@@ -90,34 +89,6 @@ def evaluate(predictions: list[dict], labels: dict[str, list[str]], meta: dict, 
     if meta.get("adapter"):  # a fine-tuned model: the precision of the base it was trained and scored on
         timings["recipe"] = "QLoRA 4-bit" if meta.get("base_precision") == "nf4" else "LoRA fp32"
     return headline, {"fields": details}, timings
-
-
-def confusion_rows(predictions: list[dict], field: str) -> list[dict]:
-    """Rows for DVC's `confusion` plot template."""
-    return [{"actual": p["true"][field], "predicted": (p["pred"] or {}).get(field) or INVALID} for p in predictions]
-
-
-def confusion_png(rows: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    labels = sorted({r["actual"] for r in rows} | {r["predicted"] for r in rows})
-    size = max(5, 0.35 * len(labels) + 3)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ConfusionMatrixDisplay.from_predictions(
-        [r["actual"] for r in rows], [r["predicted"] for r in rows], labels=labels, ax=ax, colorbar=False,
-        xticks_rotation="vertical", include_values=len(labels) <= 25,
-    )
-    short = [lb if len(lb) <= 28 else lb[:26] + "…" for lb in labels]
-    ax.set_xticklabels(short, fontsize=7)
-    ax.set_yticklabels(short, fontsize=7)
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
 
 
 def paired(reference: list[dict], other: list[dict], fields: list[str], bootstrap: int, confidence: float,

@@ -8,6 +8,11 @@ from __future__ import annotations
 import json
 
 
+def with_prefixes(texts: list[str], user_prefixes: list[str] | None) -> list[tuple[str, str]]:
+    """(prefix, text) pairs: each text with its own user-turn prefix (per-sample few-shot examples), or none."""
+    return list(zip(user_prefixes or [""] * len(texts), texts, strict=True))
+
+
 def answer_text(labels: dict[str, str]) -> str:
     """The answer a model should give: the label, or one JSON object of labels (also the fine-tuning target)."""
     if len(labels) == 1:

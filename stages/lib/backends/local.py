@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -23,7 +24,8 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from stages.lib.methods.base import batched
-from stages.lib.tokens import ANSWER_ROOM, truncate_tokens
+from stages.lib.templates import with_prefixes
+from stages.lib.truncation import ANSWER_ROOM, truncate_tokens
 
 SENTINEL = "\u0000TEXT\u0000"
 
@@ -48,7 +50,9 @@ def load(path: str, adapter: str | None = None, quantization_config=None):
     if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter)
+        with warnings.catch_warnings():  # peft 0.21 reads the deprecated `is_gradient_checkpointing` on load
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+            model = PeftModel.from_pretrained(model, adapter)
         if quantization_config is None:
             model = model.merge_and_unload()
     return model.eval(), tokenizer
@@ -143,7 +147,7 @@ class LocalLM:
             if "<|im_end|>" in tokenizer.get_vocab()
             else tokenizer.eos_token_id
         )
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.end_id
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.end_id  # for padding
 
     def describe(self) -> dict:
         return {"provider": "local", **self.info}
@@ -162,10 +166,11 @@ class LocalLM:
     def truncate(self, text: str, max_tokens: int | None, system: str | None) -> tuple[str, bool]:
         if max_tokens is None:  # the context left after the prompt around the text and room for the answer
             before, after = split_chat(self.tokenizer, system)
-            max_tokens = self.model.config.max_position_embeddings - len(self._encode(before + after)) - ANSWER_ROOM
+            max_tokens = self.model.config.max_position_embeddings - len(self.encode(before + after)) - ANSWER_ROOM
         return truncate_tokens(self.tokenizer, text, max_tokens)
 
-    def _encode(self, text: str) -> list[int]:
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text` as every prompt part is encoded here: no special tokens (the chat template has them)."""
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     @torch.inference_mode()
@@ -182,13 +187,13 @@ class LocalLM:
         """Constrained answers for `texts`. `user_prefixes` (e.g. per-sample few-shot examples) go before each
         text inside the user turn and are not shared. Returns per text: labels, raw answer, token counts."""
         before, after = split_chat(self.tokenizer, system)
-        prefix_ids = self._encode(before)
+        prefix_ids = self.encode(before)
         prefix_cache = self._prefix_cache(prefix_ids)
         opening, segments = answer_segments(fields, labels)
         tries = [build_trie(self.tokenizer, seg, self.end_id if len(fields) == 1 else None) for seg in segments]
-        opening_ids = self._encode(opening) if opening else []
-        suffixes = [self._encode((user_prefixes[i] if user_prefixes else "") + t + after) + opening_ids
-                    for i, t in enumerate(texts)]
+        opening_ids = self.encode(opening) if opening else []
+        suffixes = [self.encode(prefix + t + after) + opening_ids
+                    for prefix, t in with_prefixes(texts, user_prefixes)]
 
         order = sorted(range(len(texts)), key=lambda i: len(suffixes[i]))  # similar lengths batch with little padding
         results: list[dict | None] = [None] * len(texts)
@@ -283,8 +288,9 @@ class LocalLM:
         """The study's inference: the whole prompt through `generate`, greedy, one sample at a time."""
         before, after = split_chat(self.tokenizer, system)
         results = []
-        for i, text in enumerate(tqdm(texts, desc="generate", unit="sample", disable=not self.progress, leave=False)):
-            ids = torch.tensor([self._encode(before + (user_prefixes[i] if user_prefixes else "") + text + after)])
+        pairs = with_prefixes(texts, user_prefixes)
+        for prefix, text in tqdm(pairs, desc="generate", unit="sample", disable=not self.progress, leave=False):
+            ids = torch.tensor([self.encode(before + prefix + text + after)])
             start = time.perf_counter()
             out = self.model.generate(
                 ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens or self.max_new_tokens,
@@ -298,23 +304,3 @@ class LocalLM:
                 "latency_s": time.perf_counter() - start,
             })
         return results
-
-    @on_model_device
-    @torch.inference_mode()
-    def answer_logprob(self, system: str | None, text: str, answer: str, use_prefix_cache: bool) -> float:
-        """Log-probability of a full answer string; with or without the cached prefix (they must agree)."""
-        before, after = split_chat(self.tokenizer, system)
-        prefix, rest, ans = self._encode(before), self._encode(text + after), self._encode(answer)
-        if use_prefix_cache:
-            cache = self._prefix_cache(prefix)
-            logits = self.model(
-                input_ids=torch.tensor([rest + ans]),
-                cache=cache,
-                position_ids=torch.arange(len(prefix), len(prefix) + len(rest) + len(ans))[None],
-            ).logits[0]
-            offset = len(rest)
-        else:
-            logits = self.model(input_ids=torch.tensor([prefix + rest + ans])).logits[0]
-            offset = len(prefix) + len(rest)
-        logp = torch.log_softmax(logits.float(), -1)
-        return float(sum(logp[offset + k - 1, t] for k, t in enumerate(ans)))

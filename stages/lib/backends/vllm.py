@@ -13,15 +13,15 @@ import json
 import time
 
 from stages.lib.errors import PipelineError
-from stages.lib.templates import answer_budget, answer_schema
-from stages.lib.tokens import ANSWER_ROOM, truncate_tokens
+from stages.lib.parsing import structured_labels
+from stages.lib.templates import answer_budget, answer_schema, with_prefixes
+from stages.lib.truncation import ANSWER_ROOM, truncate_tokens
 
 
 def messages(system: str | None, texts: list[str], user_prefixes: list[str] | None = None) -> list[list[dict]]:
     """One chat per text, the system turn first so that every chat shares it as a cacheable prefix."""
     head = [{"role": "system", "content": system}] if system is not None else []
-    return [head + [{"role": "user", "content": (user_prefixes[i] if user_prefixes else "") + t}]
-            for i, t in enumerate(texts)]
+    return [head + [{"role": "user", "content": prefix + t}] for prefix, t in with_prefixes(texts, user_prefixes)]
 
 
 def structured_outputs(fields: list[str], labels: dict[str, list[str]]) -> dict:
@@ -29,17 +29,6 @@ def structured_outputs(fields: list[str], labels: dict[str, list[str]]) -> dict:
     if len(fields) == 1:
         return {"choice": list(labels[fields[0]])}
     return {"json": answer_schema(fields, labels)}
-
-
-def parse(text: str, fields: list[str], labels: dict[str, list[str]]) -> dict[str, str | None]:
-    """The engine's answer back to labels; anything outside the label set is invalid (None), never guessed."""
-    if len(fields) == 1:
-        return {fields[0]: text if text in labels[fields[0]] else None}
-    try:
-        obj = json.loads(text)
-        return {f: obj.get(f) if obj.get(f) in labels[f] else None for f in fields}
-    except (json.JSONDecodeError, AttributeError):
-        return {f: None for f in fields}
 
 
 class VLLMBackend:
@@ -92,7 +81,7 @@ class VLLMBackend:
         answers = self._run(messages(system, texts, user_prefixes), answer_budget(fields, labels),
                             structured_outputs(fields, labels))
         for a in answers:
-            a["pred"] = parse(a["raw"], fields, labels)
+            a["pred"] = structured_labels(a["raw"], fields, labels, as_json=len(fields) > 1)
         return answers
 
     def generate(self, system, texts, user_prefixes=None, max_new_tokens=None):

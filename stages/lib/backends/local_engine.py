@@ -1,5 +1,5 @@
 """A local model (the prepared base model, optionally with an adapter) on the engine its registry entry names:
-this project's transformers decoder, or vLLM on a GPU."""
+this project's transformers decoder (`local`), or vLLM on a GPU (`vllm`)."""
 from __future__ import annotations
 
 from stages.lib.config import Model

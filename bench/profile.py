@@ -1,0 +1,110 @@
+"""Benchmark: where a fresh `dvc repro` spends its time, stage by stage, and how much of it is start-up.
+
+Clones this checkout (committed files only) into a scratch directory, and there runs every stage in `dvc.yaml`
+order, one `dvc repro --single-item` each, timing each, with a per-user cache of its own (no checkpoint or
+response of an earlier run is reused). Then, per stage group:
+- `import s`: seconds to import every module its command can import (its closure, lazy imports included, as
+  tests/test_layout.py computes it), in a fresh interpreter: what a stage pays before its first row apart from
+  loading a model;
+- `dvc s`: DVC's own cost of one `dvc repro --single-item` of an up-to-date stage (status, hashing, the lock).
+The start-up share is (import + dvc) / wall. Finally it checks that a second `dvc repro` has nothing to do, and
+whether the run's metrics equal the committed ones (`dvc metrics diff` against HEAD).
+
+python -m bench.profile                      # the whole pipeline (about half an hour on 2 cores)
+python -m bench.profile --keep /tmp/run      # keep the scratch clone
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from tabulate import tabulate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    # A cache of its own: fine-tuning checkpoints of an earlier run would otherwise be resumed, not retrained.
+    env = {**os.environ, "XDG_CACHE_HOME": str(cwd / ".profile-cache")}
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env)
+    if check and proc.returncode:
+        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def stage_names(repo: Path) -> list[str]:
+    return sh(["dvc", "stage", "list", "--name-only"], repo).stdout.split()
+
+
+def import_seconds(repo: Path, name: str) -> float:
+    """A fresh interpreter importing the stage's whole closure; the interpreter's own start is subtracted."""
+    sys.path.insert(0, str(ROOT))
+    from tests.test_layout import STAGES, closure
+
+    group = name.split("@")[0]
+    body = STAGES[group].get("do", STAGES[group])
+    mods = set()
+    for m in body["cmd"].split():
+        if m.startswith("stages."):
+            files, _ = closure(m)
+            mods |= {f[:-3].replace("/", ".").removesuffix(".__init__") for f in files}
+    code = "import importlib, time; t = time.perf_counter()\n" + "".join(
+        f"importlib.import_module({m!r})\n" for m in sorted(mods)) + "print(time.perf_counter() - t)"
+    return float(sh([sys.executable, "-c", code], repo).stdout.strip())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keep", help="clone into this directory and keep it")
+    args = ap.parse_args()
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="profile-"))
+    if work.exists() and any(work.iterdir()):
+        raise SystemExit(f"{work} is not empty")
+    sh(["git", "clone", "-q", str(ROOT), str(work)], ROOT)
+    head = sh(["git", "rev-parse", "--short", "HEAD"], work).stdout.strip()
+    wall: dict[str, float] = {}
+    start_all = time.perf_counter()
+    for name in stage_names(work):
+        start = time.perf_counter()
+        sh(["dvc", "repro", "--single-item", name], work)
+        wall[name] = time.perf_counter() - start
+        print(f"{name}: {wall[name]:.1f}s", file=sys.stderr, flush=True)
+    total = time.perf_counter() - start_all
+    second = sh(["dvc", "repro"], work).stdout
+    noop = "Data and pipelines are up to date." in second
+    diff = json.loads(sh(["dvc", "metrics", "diff", "HEAD", "--json"], work).stdout or "{}")
+    changed = {f: {k: v for k, v in m.items() if v.get("diff")} for f, m in diff.items()}
+    changed = {f: m for f, m in changed.items() if m}
+
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name in wall:
+        groups[name.split("@")[0]].append(name)
+    rows = []
+    for group, names in sorted(groups.items(), key=lambda g: -sum(wall[n] for n in g[1])):
+        seconds = sum(wall[n] for n in names)
+        imp = import_seconds(work, names[0])
+        t = time.perf_counter()
+        sh(["dvc", "repro", "--single-item", names[0]], work)  # up to date: DVC's own cost
+        dvc = time.perf_counter() - t
+        rows.append([group, len(names), seconds, seconds / total, imp, dvc,
+                     min(1.0, (imp + dvc) * len(names) / seconds) if seconds else None])
+    print(f"fresh clone of {head}: {total:.0f} s in all; second dvc repro a no-op: {noop}; "
+          f"metrics equal to the committed ones: {not changed}")
+    print(tabulate(rows, headers=["stage group", "stages", "wall s", "share", "import s", "dvc s", "start-up share"],
+                   floatfmt=".2f", tablefmt="github"))
+    if changed:
+        print(json.dumps(changed, indent=1)[:4000])
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

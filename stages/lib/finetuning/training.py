@@ -1,0 +1,91 @@
+"""Running a Trainer the way every fine-tuning recipe here does: its arguments from `finetune.*`, checkpoints
+under a fingerprint, resume, the clock, and the metrics every recipe reports."""
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+import torch
+
+from stages.lib.config import Finetune
+from stages.lib.finetuning.callbacks import LogLastStep, TrainingClock, live_callback
+from stages.lib.finetuning.fingerprint import fingerprint
+
+
+def checkpoint_dir(cfg, train: list[dict], val: list[dict], base: str, checkpoints_root: Path, seed: int) -> Path:
+    """`checkpoints_root/<fingerprint>`: the checkpoints an interrupted run of the same recipe, data and base model
+    left, so checkouts and queued experiments share them safely."""
+    path = Path(checkpoints_root) / fingerprint(cfg, train, val, base, seed)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def arguments(cfg: Finetune, dev: str, output_dir: str, seed: int, args_class, **extra):
+    """`args_class` (TrainingArguments or a subclass such as SFTConfig) from the recipe's shared knobs."""
+    return args_class(
+        output_dir=output_dir,
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size * 2,  # no gradients at evaluation: twice the rows fit
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.scheduler,
+        warmup_steps=cfg.warmup_steps,
+        train_sampling_strategy="group_by_length",  # batches of similar length: little padding
+        eval_strategy=cfg.eval_strategy,
+        eval_steps=cfg.eval_steps,
+        save_strategy=cfg.eval_strategy,
+        save_steps=cfg.eval_steps,
+        save_total_limit=2,  # the best checkpoint and the last (to resume): nothing older is ever read
+        load_best_model_at_end=cfg.eval_strategy != "no",
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=cfg.logging_steps,
+        seed=seed,
+        data_seed=seed,
+        bf16=dev == "cuda" and torch.cuda.is_bf16_supported(),
+        use_cpu=dev == "cpu",
+        report_to="none",
+        dataloader_num_workers=0,
+        max_steps=cfg.max_steps or -1,
+        activation_checkpointing=dev == "cuda" and cfg.gradient_checkpointing,
+        **extra,
+    )
+
+
+def callbacks(cfg: Finetune, live_dir: str | None) -> list:
+    from transformers import EarlyStoppingCallback
+
+    out = [EarlyStoppingCallback(early_stopping_patience=cfg.patience)] if cfg.eval_strategy != "no" else []
+    return out + ([live_callback(live_dir)] if live_dir else [])
+
+
+def fit(trainer, resume: bool, adapter_out: Path) -> dict:
+    """Train (resuming where `resume`), save the best adapter from the main process only, and return the metrics
+    every recipe reports."""
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    clock = TrainingClock()
+    trainer.add_callback(clock)
+    trainer.add_callback(LogLastStep())
+    result = trainer.train(resume_from_checkpoint=resume or None)
+    seconds = clock.total()
+    if trainer.is_world_process_zero():  # one adapter, however many processes trained it
+        trainer.model.save_pretrained(adapter_out)
+        trainer.processing_class.save_pretrained(adapter_out)
+    history = [h for h in trainer.state.log_history if "eval_loss" in h]
+    return {
+        "train_seconds": seconds,
+        "resumed": resume,
+        "epochs": trainer.state.epoch or 0,
+        "steps": trainer.state.global_step,
+        "world_size": trainer.args.world_size,
+        # Trainer's own mean over the steps this run trained, whatever logging_steps is (none: a finished resume)
+        "train_loss": result.training_loss if trainer.state.global_step > clock.first_step else None,
+        "train_loss_steps": trainer.state.global_step - clock.first_step,
+        "best_eval_loss": trainer.state.best_metric,
+        "eval_losses": [h["eval_loss"] for h in history],
+        "peak_memory_mb": (torch.cuda.max_memory_allocated() if torch.cuda.is_available()
+                           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20,
+        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+    }
