@@ -1,9 +1,11 @@
-"""Benchmark: this project's fine-tuning recipe vs TRL's defaults, same base model, same samples, one run.
+"""Benchmark: this project's fine-tuning recipe vs TRL's defaults, and the classification-head recipe, same base
+model, same samples, one run.
 
 TRL defaults as measured in the issue: LoRA r=16 on all linear layers, batch 8, loss on the whole sequence,
 SmolLM2's default system prompt in every sample (messages format), TRL's default learning rate and gradient
 checkpointing; fp32 (TRL's default bf16 autocast is many times slower on this CPU).
-Both models are then scored on the same test samples with the same constrained decoder.
+The generative models are then scored on the same test samples with the same constrained decoder; the head
+model by its own forward pass (no decoding).
 
 python -m bench.training --task imbalanced --train 128 --epochs 1
 
@@ -75,10 +77,30 @@ def ours(train, val, base, out, epochs, seed, cfg):
     return trainer.model.merge_and_unload(), time.perf_counter() - start
 
 
-def score(model, tok, system, test, fields, labels):
-    lm = local_lm.LocalLM(model.eval(), tok, batch_size=16, progress=False)
-    got = lm.classify(system, [r["text"] for r in test], fields, labels)
-    return accuracy(got, test, fields)
+def head(train, val, labels, base, out, epochs, seed, cfg):
+    """The classification-head recipe (`finetune_head`) on the same rows; scored by its own classifier."""
+    from stages.lib.finetuning.head import build_trainer as build_head_trainer
+    from stages.lib.methods.head_classifier import HeadClassifier
+
+    cfg = dataclasses.replace(cfg, epochs=epochs, eval_strategy="no")
+    trainer = build_head_trainer(cfg, train, val, labels, base, out, seed)
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    model = trainer.model.merge_and_unload().eval()
+    return HeadClassifier(model, trainer.processing_class, trainer.head, cfg.max_length, 16, seconds, len(train),
+                          progress=False), seconds
+
+
+def score(model, tok, system, test, fields, labels) -> tuple[float, float]:
+    """(test accuracy, predict samples/s): a head classifier predicts itself, a decoder through LocalLM."""
+    start = time.perf_counter()
+    if hasattr(model, "probabilities"):
+        got = model.predict(test)
+    else:
+        lm = local_lm.LocalLM(model.eval(), tok, batch_size=16, progress=False)
+        got = lm.classify(system, [r["text"] for r in test], fields, labels)
+    return accuracy(got, test, fields), len(test) / (time.perf_counter() - start)
 
 
 def accuracy(got: list[dict], test: list[dict], fields) -> float:
@@ -186,20 +208,23 @@ def main():
             ("this recipe with TRL's completion-only loss (its fused LM-head path)",
              lambda: ours(train, val, args.base, tmp + "/c", args.epochs, seed, dataclasses.replace(cfg, loss="trl")),
              cfg.system),
+            (f"classification head (finetune_head: top {params.finetune_head.top_layers} layers "
+             f"r={params.finetune_head.r}, one forward pass per text)",
+             lambda: head(train, val, labels, args.base, tmp + "/d", args.epochs, seed, params.finetune_head), None),
         ]:
             if args.skip_defaults and name.startswith("TRL defaults"):
                 continue
             torch.manual_seed(seed)
             model, seconds = fn()
-            rows.append(
-                [name, len(train) * args.epochs / seconds, seconds, score(model, tok, system, test, fields, labels)]
-            )
+            acc, predict_rate = score(model, tok, system, test, fields, labels)
+            rows.append([name, len(train) * args.epochs / seconds, seconds, predict_rate, acc])
     print(
         f"task={args.task} train={len(train)} epochs={args.epochs} test={len(test)} threads={torch.get_num_threads()}"
     )
     print(
         tabulate(
-            rows, headers=["recipe", "train samples/s", "train s", "test accuracy"], floatfmt=".3f", tablefmt="github"
+            rows, headers=["recipe", "train samples/s", "train s", "predict samples/s", "test accuracy"],
+            floatfmt=".3f", tablefmt="github"
         )
     )
     print("\n" + "\n".join(f"{r[0]}: {r[1] / rows[0][1]:.2f}x the first row's samples/s" for r in rows[1:]))

@@ -7,14 +7,14 @@ output has one row per input row: id, the predicted label(s), the method, and wh
 """
 from pathlib import Path
 
-from stages import baseline, predict_finetuned, predict_prompted
+from stages import baseline, predict_finetuned, predict_finetuned_head, predict_prompted
 from stages.lib.cli import run, stage_args
-from stages.lib.config import FinetunedMethod, PromptMethod, load_params
+from stages.lib.config import FinetunedMethod, HeadMethod, PromptMethod, load_params
 from stages.lib.files import write_json
 from stages.lib.new_data import classify_file, read_inputs, run_key
 from stages.lib.predictions import task_data, task_labels
 
-BUILDERS = {PromptMethod: predict_prompted, FinetunedMethod: predict_finetuned}
+BUILDERS = {PromptMethod: predict_prompted, FinetunedMethod: predict_finetuned, HeadMethod: predict_finetuned_head}
 
 
 def main() -> None:

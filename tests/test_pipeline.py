@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -40,9 +41,10 @@ def repo(tmp_path_factory):
     params["tasks"]["multitask"]["min_count"] = 15
     params["report"]["tasks"] = ["balanced", "multitask"]
     params["learning_curve"] = {"task": "balanced", "sizes": [8]}
-    params["finetune"].update(
-        {"max_train_samples": 16, "max_val_samples": 8, "epochs": 1, "top_layers": 1, "batch_size": 4}
-    )
+    for recipe in ("finetune", "finetune_head"):
+        params[recipe].update(
+            {"max_train_samples": 16, "max_val_samples": 8, "epochs": 1, "top_layers": 1, "batch_size": 4}
+        )
     for m in ("zero_shot", "few_shot", "few_shot_knn"):
         params["methods"][m]["batch_size"] = 8
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -56,7 +58,7 @@ def test_repro_builds_every_task_and_method(repo):
 
     summary = json.loads((repo / "metrics/summary.json").read_text())
     expected = {f"{t}/{m}" for t in ("balanced", "multitask")
-                for m in ("baseline", "zero_shot", "few_shot", "few_shot_knn", "finetuned")}
+                for m in ("baseline", "zero_shot", "few_shot", "few_shot_knn", "finetuned", "finetuned_head")}
     assert set(summary) == expected
     for row in summary.values():
         assert 0 <= row["accuracy"] <= 1 and row["n"] > 0
@@ -66,7 +68,10 @@ def test_repro_builds_every_task_and_method(repo):
     assert summary["balanced/baseline"]["train_rows"] > 16  # the report says what each method learned from
     compare = json.loads((repo / "metrics/compare/balanced.json").read_text())
     assert compare["reference"] == "finetuned" and set(compare["against"]) == {"baseline", "zero_shot", "few_shot",
-                                                                               "few_shot_knn"}
+                                                                               "few_shot_knn", "finetuned_head"}
+    head = summary["multitask/finetuned_head"]  # the head model: same rows as fine-tuning, a paired verdict
+    assert head["train_rows"] == summary["multitask/finetuned"]["train_rows"] == 16
+    assert head["invalid_rate"] == 0 and (repo / "metrics/curve/finetuned_head/8.json").exists()
     assert "distinguishable from noise" in (repo / "metrics/report.md").read_text()
     assert (repo / "metrics/confusion/multitask/finetuned/part_of_body_title.png").exists()
     assert (repo / "models/adapters/balanced/adapter_config.json").exists()
@@ -258,3 +263,21 @@ def test_two_processes_train_one_adapter_and_shard_predictions_identically(repo)
     assert multi["steps"] == single["steps"]
     assert multi["train_loss"] == pytest.approx(single["train_loss"], rel=0.02)  # loss scaled as one process
     assert multi["eval_losses"] == pytest.approx(single["eval_losses"], rel=0.02)
+
+
+def test_classify_with_the_head_model_on_a_file_the_pipeline_never_saw(repo, tmp_path):
+    import csv
+    import json
+
+    new = tmp_path / "new.csv"
+    new.write_text("ID,Final Narrative\nn1,A worker slipped on ice and broke a wrist.\n"
+                   "n2,An employee's finger was caught in a conveyor.\nn3,\n")
+    out = tmp_path / "out.csv"
+    sh(f"{sys.executable} -m stages.classify --task multitask --method finetuned_head --input {new} --output {out}",
+       repo)
+    rows = list(csv.DictReader(out.open()))
+    labels = json.loads((repo / "data/tasks/multitask/labels.json").read_text())
+    assert [r["id"] for r in rows] == ["n1", "n2", "n3"] and rows[2]["error"] == "empty text"
+    assert all(r[f] in labels[f] for r in rows[:2] for f in labels)
+    meta = json.loads(Path(str(out) + ".meta.json").read_text())
+    assert meta["method"] == "finetuned_head" and meta["adapter"].endswith("head_adapters/multitask")

@@ -76,12 +76,12 @@ class Model:
 
 
 @dataclass(frozen=True)
-class Finetune:
+class Recipe:
+    """The knobs both fine-tuning recipes share (`finetune`, the generative one, and `finetune_head`)."""
     device: str = doc("`auto`, `cpu` or `cuda`: where fine-tuning runs")
     quantize_4bit: bool = doc("QLoRA: a 4-bit NF4 base with double quantisation (bitsandbytes), on either device")
     compute_dtype: dict[str, str] = doc("QLoRA: the 4-bit base's compute dtype per device (float32, bfloat16, "
                                         "float16)")
-    system: str = doc("the short fixed system turn of every training and scoring conversation")
     r: int = doc("LoRA rank")
     alpha: int = doc("LoRA alpha")
     dropout: float = doc("LoRA dropout")
@@ -95,7 +95,8 @@ class Finetune:
     gradient_accumulation_steps: int = doc("steps whose gradients are summed before an update")
     gradient_checkpointing: bool = doc("activation checkpointing, on cuda only (on a CPU it costs more time than "
                                        "the memory it saves)")
-    max_length: int = doc("tokens per training conversation")
+    max_length: int = doc("tokens per training example: the whole conversation (generative), or the text, cut the "
+                          "same way when scoring (head)")
     eval_strategy: str = doc("`epoch`, `steps` (with eval_steps) or `no`: validation loss, a checkpoint and early "
                              "stopping")
     eval_steps: int | None = doc("eval_strategy steps: steps between evaluations")
@@ -104,12 +105,23 @@ class Finetune:
     max_train_samples: int | None = doc("a seeded subsample of the training split (null: all)")
     max_val_samples: int | None = doc("a seeded subsample of the validation split (null: all)")
     max_steps: int | None = doc("stop after this many steps (null: the epochs decide)")
+    checkpoint_dir: str | None = doc("null: the per-user cache (survives `dvc exp run --queue`), keyed by a "
+                                     "fingerprint of recipe, seed, data and base model")
+
+
+@dataclass(frozen=True)
+class Finetune(Recipe):
+    system: str = doc("the short fixed system turn of every training and scoring conversation")
     max_input_tokens: int | None = doc("texts are cut to this many tokens in training and inference (null: what "
                                        "max_length leaves after the template, system turn and longest answer)")
     processes: int = doc("data-parallel training processes (torchrun); 1: plain")
     loss: str = doc("`answer_logits` (the LM head at answer positions only) or `trl` (TRL's completion-only loss)")
-    checkpoint_dir: str | None = doc("null: the per-user cache (survives `dvc exp run --queue`), keyed by a "
-                                     "fingerprint of recipe, seed, data and base model")
+
+
+@dataclass(frozen=True)
+class FinetuneHead(Recipe):
+    class_weight: str | None = doc("null, or `balanced`: each field's classes weighted in the loss by n / (k x "
+                                   "count), counted on the training rows only")
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,12 @@ class PromptMethod:
 
 
 @dataclass(frozen=True)
+class HeadMethod:
+    type: str = doc("`head`: the base model with the task's classification-head adapter")
+    batch_size: int = doc("rows per forward pass")
+
+
+@dataclass(frozen=True)
 class FinetunedMethod:
     type: str = doc("`finetuned`: the base model with the task's adapter; inputs cut exactly as in training")
     mode: str = doc("`constrained` or `generate`, as for prompting")
@@ -168,7 +186,8 @@ class FinetunedMethod:
     processes: int = doc("data-parallel processes (torchrun), rows sharded and gathered in order")
 
 
-METHOD_TYPES = {"tfidf": TfidfMethod, "prompt": PromptMethod, "finetuned": FinetunedMethod}
+METHOD_TYPES = {"tfidf": TfidfMethod, "prompt": PromptMethod, "finetuned": FinetunedMethod,
+                "head": HeadMethod}
 MODES = ("constrained", "generate")
 
 
@@ -206,10 +225,12 @@ class Params:
     base_model: str = doc("the local model prepared, prompted locally and fine-tuned (a key of `models`)")
     model: str = doc("the prompted model: the base model itself, or an API model (`-S model=sonnet`)")
     models: dict[str, Model] = doc("the model registry")
-    finetune: Finetune = doc("the fine-tuning recipe")
+    finetune: Finetune = doc("the generative fine-tuning recipe (the study's)")
+    finetune_head: FinetuneHead = doc("fine-tuning with a classification head: the same knobs where they apply")
     claude: Claude = doc("how Claude is called")
     prompts: Prompts = doc("the prompts' wording")
-    methods: dict[str, TfidfMethod | PromptMethod | FinetunedMethod] = doc("the methods by name; `type` picks one")
+    methods: dict[str, TfidfMethod | PromptMethod | FinetunedMethod | HeadMethod] = doc(
+        "the methods by name; `type` picks one")
     evaluate: Evaluate = doc("scoring")
     learning_curve: LearningCurve = doc("accuracy against training rows")
     costs: Costs = doc("cost assumptions")
@@ -321,8 +342,12 @@ def _check(p: Params) -> None:
         raise PipelineError(f"params.yaml: evaluate.reference {p.evaluate.reference!r} is not in report.methods")
     if not 0 < p.evaluate.confidence < 1:
         raise PipelineError("params.yaml: evaluate.confidence must be between 0 and 1")
-    if bad := {d: t for d, t in p.finetune.compute_dtype.items() if t not in ("float32", "bfloat16", "float16")}:
-        raise PipelineError(f"params.yaml: finetune.compute_dtype {bad} is not float32, bfloat16 or float16")
+    for name, recipe in (("finetune", p.finetune), ("finetune_head", p.finetune_head)):
+        if bad := {d: t for d, t in recipe.compute_dtype.items() if t not in ("float32", "bfloat16", "float16")}:
+            raise PipelineError(f"params.yaml: {name}.compute_dtype {bad} is not float32, bfloat16 or float16")
+    if p.finetune_head.class_weight not in (None, "balanced"):
+        raise PipelineError(f"params.yaml: finetune_head.class_weight {p.finetune_head.class_weight!r} is not "
+                            "null or balanced")
     if p.claude.thinking not in ("off", "adaptive"):
         raise PipelineError(f"params.yaml: claude.thinking {p.claude.thinking!r} is not off or adaptive")
     if p.claude.effort not in ("low", "medium", "high", "xhigh", "max"):

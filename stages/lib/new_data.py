@@ -94,15 +94,16 @@ def resumable(partial: Path, key: str) -> dict[int, dict]:
 def run_key(params: Params, path: str, task: str, method: str) -> str:
     """What a partial result must match to be resumed: the input's bytes, the task, the method and every setting
     that decides its answers (its params, the prompted and base models and their registry entries, the Claude
-    and fine-tuning sections), and the content of the base model and of the task's adapter, so a rerun after
+    and fine-tuning sections), and the content of the base model and of the task's adapters, so a rerun after
     `-S model=...` or a retrain starts afresh instead of mixing two models in one file."""
     settings = {"method": params.method(method), "model": params.model, "base_model": params.base_model,
                 "models": [params.model_entry(m) for m in sorted({params.model, params.base_model})],
-                "claude": params.claude, "finetune": params.finetune}
+                "claude": params.claude, "finetune": params.finetune, "finetune_head": params.finetune_head}
     h = hashlib.sha256(Path(path).read_bytes() + f"\0{task}\0{method}\0".encode())
     h.update(json.dumps(settings, sort_keys=True, default=dataclasses.asdict).encode())
     if paths.BASE_MODEL.exists():
         h.update(content_hash(paths.BASE_MODEL).encode())
-    if paths.adapter(task).exists():
-        tree_hash(paths.adapter(task), h)
+    for adapter in (paths.adapter(task), paths.head_adapter(task)):
+        if adapter.exists():
+            tree_hash(adapter, h)
     return h.hexdigest()[:16]

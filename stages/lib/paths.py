@@ -58,6 +58,19 @@ def train_live(task: str) -> Path:
     return Path(f"metrics/train/{task}")
 
 
+def head_adapter(task: str) -> Path:
+    """The classification-head fine-tuning's adapter (LoRA, the head, its label layout)."""
+    return Path(f"models/head_adapters/{task}")
+
+
+def head_train_metrics(task: str) -> Path:
+    return Path(f"metrics/train_head/{task}.json")
+
+
+def head_train_live(task: str) -> Path:
+    return Path(f"metrics/train_head/{task}")
+
+
 def eval_metrics(task: str, method: str) -> Path:
     return Path(f"metrics/eval/{task}/{method}.json")
 

@@ -91,7 +91,7 @@ def write_plots(out_dir: Path | str, rows: list[dict], confidence: float) -> Non
         plt.close(fig)
 
 
-CURVE_METHODS = ("baseline", "few_shot_knn", "finetuned")  # as stages.lib.learning_curve.METHODS, without its imports
+CURVE_METHODS = ("baseline", "few_shot_knn", "finetuned", "finetuned_head")  # learning_curve.METHODS, no imports
 
 
 def learning_curve(task: str, sizes: list[int], rows: list[dict]) -> dict[str, list[dict]]:

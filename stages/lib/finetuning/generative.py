@@ -1,17 +1,12 @@
 """The study's recipe: TRL's SFTTrainer with a PEFT LoRA adapter, the label decoded as the assistant's answer."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 from stages.lib.config import Finetune
 from stages.lib.finetuning.model import device, load_base, lora_config, precision
 from stages.lib.finetuning.rows import conversation, input_budget
 from stages.lib.finetuning.training import arguments, callbacks, checkpoint_dir, fit
-
-# TRL 1.16 itself reads the deprecated `model.is_gradient_checkpointing` (trl/models/utils.py); our code uses
-# `activation_checkpointing`. Silenced for that one message only, until TRL moves.
-warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, output_dir: str, seed: int,

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import torch
 
-from stages.lib.config import Finetune
+from stages.lib.config import Recipe
 from stages.lib.errors import PipelineError
 from stages.lib.quantization import quantization_config
 
 
-def device(cfg: Finetune) -> str:
+def device(cfg: Recipe) -> str:
     wanted = cfg.device
     if wanted == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -21,20 +21,21 @@ def device(cfg: Finetune) -> str:
     return wanted
 
 
-def compute_dtype(cfg: Finetune, dev: str) -> torch.dtype:
+def compute_dtype(cfg: Recipe, dev: str) -> torch.dtype:
     if dev not in cfg.compute_dtype:
         raise PipelineError(f"params.yaml: finetune.compute_dtype has no entry for device {dev!r}")
     return getattr(torch, cfg.compute_dtype[dev])
 
 
-def precision(cfg: Finetune) -> str:
+def precision(cfg: Recipe) -> str:
     """The base model's precision as trained (and therefore as scored)."""
     return "nf4" if cfg.quantize_4bit else "float32"
 
 
-def load_base(path: str, dev: str, cfg: Finetune, model_class=None, **model_kwargs):
+def load_base(path: str, dev: str, cfg: Recipe, model_class=None, skip_modules: list[str] | None = None,
+              **model_kwargs):
     """(model, tokenizer): `model_class` (default `AutoModelForCausalLM`) from `path`, 4-bit and prepared for
-    k-bit training where `finetune.quantize_4bit`, else fp32."""
+    k-bit training where `quantize_4bit` (`skip_modules` left unquantised), else fp32."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model_class = model_class or AutoModelForCausalLM
@@ -43,8 +44,8 @@ def load_base(path: str, dev: str, cfg: Finetune, model_class=None, **model_kwar
         from peft import prepare_model_for_kbit_training
 
         dtype = compute_dtype(cfg, dev)
-        model = model_class.from_pretrained(path, quantization_config=quantization_config(dtype), dtype=dtype,
-                                            device_map={"": dev}, **model_kwargs)
+        model = model_class.from_pretrained(path, quantization_config=quantization_config(dtype, skip_modules),
+                                            dtype=dtype, device_map={"": dev}, **model_kwargs)
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=dev == "cuda" and cfg.gradient_checkpointing)
     else:
@@ -52,7 +53,7 @@ def load_base(path: str, dev: str, cfg: Finetune, model_class=None, **model_kwar
     return model, tokenizer
 
 
-def lora_config(cfg: Finetune, num_layers: int, task_type: str = "CAUSAL_LM", **extra):
+def lora_config(cfg: Recipe, num_layers: int, task_type: str = "CAUSAL_LM", **extra):
     from peft import LoraConfig
 
     top = cfg.top_layers

@@ -3,6 +3,7 @@ under a fingerprint, resume, the clock, and the metrics every recipe reports."""
 from __future__ import annotations
 
 import resource
+import warnings
 from pathlib import Path
 
 import torch
@@ -11,11 +12,16 @@ from stages.lib.config import Finetune
 from stages.lib.finetuning.callbacks import LogLastStep, TrainingClock, live_callback
 from stages.lib.finetuning.fingerprint import fingerprint
 
+# TRL 1.16 (trl/models/utils.py) and peft 0.21 (get_peft_model) read the deprecated
+# `model.is_gradient_checkpointing`; our code uses `activation_checkpointing`. Silenced for that one message only.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
-def checkpoint_dir(cfg, train: list[dict], val: list[dict], base: str, checkpoints_root: Path, seed: int) -> Path:
+
+def checkpoint_dir(cfg, train: list[dict], val: list[dict], base: str, checkpoints_root: Path, seed: int,
+                   extra=None) -> Path:
     """`checkpoints_root/<fingerprint>`: the checkpoints an interrupted run of the same recipe, data and base model
     left, so checkouts and queued experiments share them safely."""
-    path = Path(checkpoints_root) / fingerprint(cfg, train, val, base, seed)
+    path = Path(checkpoints_root) / fingerprint(cfg, train, val, base, seed, extra)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
