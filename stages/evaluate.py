@@ -1,5 +1,5 @@
 """Stage: score one method's test predictions on one task: headline figures with bootstrap intervals (the DVC
-metrics), per-field and per-class details, timings, confusion matrices.
+metrics), per-field and per-class details, timings, confusion matrices, and each row's outcome (for the PR gate).
 
 python -m stages.evaluate --task balanced --method baseline
 """
@@ -8,7 +8,7 @@ from stages.lib.cli import run, stage_args
 from stages.lib.config import load_params
 from stages.lib.confusion import confusion_png, confusion_rows
 from stages.lib.files import atomic_path, read_json, read_jsonl, write_json
-from stages.lib.scoring import score_predictions, slug
+from stages.lib.scoring import correct_rows, score_predictions, slug
 
 
 def main() -> None:
@@ -26,6 +26,7 @@ def main() -> None:
             write_json(out / f"{slug(field)}.json", rows)
             confusion_png(rows, out / f"{slug(field)}.png", f"{args.task} · {args.method} · {field}")
     write_json(paths.eval_details(args.task, args.method), details)
+    write_json(paths.eval_rows(args.task, args.method), correct_rows(preds, list(labels)))
     write_json(paths.eval_timings(args.task, args.method), timings)
     write_json(paths.eval_metrics(args.task, args.method), headline)
     ci = headline["accuracy_ci"]

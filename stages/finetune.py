@@ -12,6 +12,7 @@ from stages.lib.config import load_params
 from stages.lib.files import atomic_path, read_jsonl, write_json
 from stages.lib.finetuning.generative import train as finetune
 from stages.lib.finetuning.rows import training_rows
+from stages.lib.finetuning.training import summary
 from stages.lib.sharding import relaunch
 
 
@@ -31,9 +32,7 @@ def main() -> None:
     if not main_rank:
         return
     write_json(paths.train_metrics(args.task), metrics)
-    print(f"{args.task}: {metrics['train_samples']} samples x {metrics['epochs']:.2f} epochs in "
-          f"{metrics['train_seconds']:.0f}s ({metrics['train_samples_per_s']} samples/s), best eval loss "
-          f"{metrics['best_eval_loss']}")
+    print(f"{args.task}: {summary(metrics)}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from stages.lib.config import load_params
 from stages.lib.files import atomic_path, read_jsonl, write_json
 from stages.lib.finetuning.head import train
 from stages.lib.finetuning.rows import training_rows
+from stages.lib.finetuning.training import summary
 from stages.lib.predictions import task_labels
 
 
@@ -24,9 +25,7 @@ def main() -> None:
         metrics = train(cfg, train_rows, val_rows, task_labels(args.task), str(paths.BASE_MODEL), out, checkpoints,
                         params.seed, live_dir=str(paths.head_train_live(args.task)))
     write_json(paths.head_train_metrics(args.task), metrics)
-    print(f"{args.task}: {metrics['train_samples']} samples x {metrics['epochs']:.2f} epochs in "
-          f"{metrics['train_seconds']:.0f}s ({metrics['train_samples_per_s']} samples/s), best eval loss "
-          f"{metrics['best_eval_loss']}")
+    print(f"{args.task}: {summary(metrics)}")
 
 
 if __name__ == "__main__":

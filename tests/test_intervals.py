@@ -2,10 +2,10 @@
 behave as intervals, McNemar matches its textbook values, and the paired difference is computed on the same rows."""
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from stages.lib.intervals import encode, f1_per_resample, holm, interval, mcnemar_exact, resamples
-from stages.lib.scoring import adjust_family, paired, score_predictions
+from stages.lib.scoring import adjust_family, paired, per_class, score_predictions
 from stages.lib.summary import render_markdown, verdict
 
 RNG = np.random.default_rng(0)
@@ -25,6 +25,15 @@ def test_vectorised_f1_equals_sklearn_on_every_resample():
         assert weighted[r] == pytest.approx(
             f1_score(yt, yp, labels=sorted(set(yt)), average="weighted", zero_division=0)
         )
+
+
+def test_per_class_figures_equal_sklearn_without_importing_it():
+    classes = sorted(set(Y_TRUE) | {"c9"})  # c9: a label no row has; c6: predicted, not a class; None: invalid
+    ours = per_class(Y_TRUE, Y_PRED, classes)
+    theirs = precision_recall_fscore_support(Y_TRUE, [p or "<invalid>" for p in Y_PRED], labels=classes,
+                                             zero_division=0)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)
 
 
 def test_macro_f1_counts_a_class_predicted_but_absent_from_the_truth_as_scikit_learn_does():

@@ -144,3 +144,11 @@ def test_stages_that_run_no_model_import_no_model_library(name):
     """Not even lazily: a stage that never touches a model must not pay for importing one."""
     _, external = stage_closure(name)
     assert not external & HEAVY, f"stage {name} imports {sorted(external & HEAVY)}"
+
+
+@pytest.mark.parametrize("name", ["evaluate", "compare"])
+def test_scoring_stages_import_no_sklearn_or_scipy(name):
+    """Run 24 times per `dvc repro`: their start-up is most of their time, and scikit-learn plus SciPy alone took
+    longer to import than the scoring (per-class figures, McNemar) they were used for."""
+    _, external = stage_closure(name)
+    assert not external & {"sklearn", "scipy"}, f"stage {name} imports {sorted(external & {'sklearn', 'scipy'})}"

@@ -122,6 +122,34 @@ def test_stale_results_fail_the_check_on_a_clean_clone_naming_the_stages(repo, t
     assert proc.returncode == 1 and "param evaluate.bootstrap (modified)" in proc.stdout
 
 
+def test_the_regression_gate_fails_on_a_planted_drop_and_the_label_accepts_it(repo):
+    """`.github/regression_gate.py` as the PR workflow runs it, against a commit of this pipeline's real results:
+    the same results pass; the same with every row TF-IDF got right on `balanced` now wrong fails, naming it; the
+    accept-regression label (--accept) then passes and says so."""
+    import json
+
+    sh("git add -A && git -c user.email=t@t -c user.name=t commit -qm results --allow-empty", repo)
+    gate = f"{sys.executable} {ROOT / '.github/regression_gate.py'} HEAD"
+    same = sh(gate, repo)
+    assert "Passes: no gated method is significantly less accurate" in same.stdout
+    assert "| balanced | baseline |" in same.stdout and "| multitask | finetuned_head |" in same.stdout
+    path = repo / "metrics/rows/balanced/baseline.json"
+    original = path.read_text()
+    rows = json.loads(original)
+    summary = json.loads((repo / "metrics/summary.json").read_text())["balanced/baseline"]
+    assert len(rows["ids"]) == summary["n"] and rows["correct"].count("1") == round(summary["accuracy"] * summary["n"])
+    assert rows["correct"].count("1") >= 10  # enough right rows for a planted drop to be significant
+    try:
+        path.write_text(json.dumps({**rows, "correct": "0" * len(rows["correct"])}))
+        drop = sh(gate, repo, check=False)
+        assert drop.returncode == 1 and "**baseline is significantly less accurate on balanced**" in drop.stdout
+        assert "adds the label `accept-regression`" in drop.stdout and "multitask is significantly" not in drop.stdout
+        accepted = sh(gate + " --accept", repo)
+        assert "Accepted by the `accept-regression` label" in accepted.stdout and "✗" in accepted.stdout
+    finally:
+        path.write_text(original)
+
+
 def test_a_code_change_makes_exactly_the_stages_that_run_it_stale(repo):
     """The issue's own example: a change to the prediction loop used to leave every result 'up to date'."""
     path = repo / "stages/lib/predictions.py"

@@ -2,6 +2,7 @@
 a change outside the base interval, and for 4 tasks x 5 methods fits one GitHub comment with room to spare."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,3 +58,33 @@ def test_workflow_comment_flags_changes_outside_the_base_interval(tmp_path):
     assert "| balanced | finetuned | 500 | 50.0% → **75.0%** ⚠" in comment
     assert "| balanced | zero_shot | 500 | 50.0% → **55.0%** |" in comment
     assert len(comment) < GITHUB_COMMENT_LIMIT / 4  # 20 rows: one comment, with room to spare
+
+
+def zizmor(path):
+    exe = shutil.which("zizmor")
+    assert exe, "zizmor (requirements.txt) is not installed"
+    return subprocess.run([exe, "--offline", str(path)], capture_output=True, text=True)
+
+
+def test_the_workflow_passes_a_maintained_linter_that_can_fail(tmp_path):
+    proc = zizmor(ROOT / ".github/workflows/pr.yml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bad = tmp_path / "pr.yml"  # the same workflow with an action pinned by tag instead of by commit
+    text = (ROOT / ".github/workflows/pr.yml").read_text()
+    bad.write_text(re.sub(r"actions/checkout@[0-9a-f]{40}", "actions/checkout@v4", text))
+    proc = zizmor(bad)
+    assert proc.returncode != 0 and "unpinned-uses" in proc.stdout + proc.stderr
+
+
+def test_the_gate_runs_on_every_pull_request_event_and_fails_the_job_after_the_comment():
+    wf = yaml.safe_load((ROOT / ".github/workflows/pr.yml").read_text())
+    events = wf[True]["pull_request"]["types"]  # YAML 1.1 reads the key `on` as true
+    assert {"labeled", "unlabeled", "synchronize"} <= set(events)
+    steps = wf["jobs"]["test-and-compare"]["steps"]
+    names = [s.get("name", "") for s in steps]
+    gate = steps[next(i for i, n in enumerate(names) if n.startswith("Paired regression gate"))]
+    assert "regression_gate.py" in gate["run"] and "accept-regression" in gate["env"]["ACCEPT"]
+    comment = next(i for i, n in enumerate(names) if n.startswith("Comment on the pull request"))
+    fail = next(i for i, n in enumerate(names) if n.startswith("Fail on a significant regression"))
+    assert fail > comment and steps[fail]["if"] == "steps.gate.outputs.rc != '0'"
+    assert "cat gate.md" in next(s["run"] for s in steps if s.get("name") == "Compare with the base branch")

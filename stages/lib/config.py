@@ -214,6 +214,8 @@ class Costs:
 class Report:
     tasks: list[str] = doc("the tasks of the comparison grid")
     methods: list[str] = doc("the methods of the comparison grid: each task x method gets predictions and a row")
+    gate: list[str] = doc("the methods whose significant drop against the base branch fails a pull request "
+                          "(.github/regression_gate.py)")
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,8 @@ def _check(p: Params) -> None:
     for m in p.report.methods:
         p.method(m)
     p.task(p.learning_curve.task)
+    if unknown := [m for m in p.report.gate if m not in p.report.methods]:
+        raise PipelineError(f"params.yaml: report.gate {unknown} are not in report.methods")
     if p.evaluate.reference not in p.report.methods:
         raise PipelineError(f"params.yaml: evaluate.reference {p.evaluate.reference!r} is not in report.methods")
     if not 0 < p.evaluate.confidence < 1:

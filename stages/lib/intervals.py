@@ -2,8 +2,9 @@
 test. Vectorised over resamples (numpy), so 2,000 resamples of F1 cost milliseconds, not minutes."""
 from __future__ import annotations
 
+from math import comb
+
 import numpy as np
-from scipy.stats import binom
 
 
 def resamples(n: int, count: int, seed: int) -> np.ndarray:
@@ -59,6 +60,8 @@ def holm(p_values: list[float]) -> list[float]:
 def mcnemar_exact(a_right: np.ndarray, b_right: np.ndarray) -> float:
     """Two-sided exact McNemar p-value on paired right/wrong outcomes (a binomial test on the discordant rows)."""
     only_a, only_b = int((a_right & ~b_right).sum()), int((~a_right & b_right).sum())
-    if only_a + only_b == 0:
+    n = only_a + only_b
+    if n == 0:
         return 1.0
-    return float(min(1.0, 2 * binom.cdf(min(only_a, only_b), only_a + only_b, 0.5)))
+    tail = sum(comb(n, i) for i in range(min(only_a, only_b) + 1))  # exact integers: no scipy at start-up
+    return float(min(1.0, 2 * tail / 2**n))

@@ -85,6 +85,11 @@ def eval_details(task: str, method: str) -> Path:
     return Path(f"metrics/details/{task}/{method}.json")
 
 
+def eval_rows(task: str, method: str) -> Path:
+    """Each test row's id and whether its exact match was right: what the pull-request gate pairs, base with head."""
+    return Path(f"metrics/rows/{task}/{method}.json")
+
+
 def comparison(task: str) -> Path:
     """Paired comparisons of the fine-tuned model against every other method on the same test rows."""
     return Path(f"metrics/compare/{task}.json")

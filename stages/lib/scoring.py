@@ -6,7 +6,6 @@ import re
 import statistics
 
 import numpy as np
-from sklearn.metrics import precision_recall_fscore_support
 
 from stages.lib.intervals import encode, f1_per_resample, holm, interval, mcnemar_exact, resamples
 
@@ -28,9 +27,8 @@ def field_metrics(y_true: list[str], y_pred: list[str | None], labels: list[str]
     t, p, k = encode(y_true, y_pred)
     values = {"accuracy": (t[idx] == p[idx]).mean(1)}
     values["macro_f1"], values["weighted_f1"] = f1_per_resample(t, p, k, idx)
-    pred = [x if x is not None else INVALID for x in y_pred]
     classes = sorted(set(labels) | set(y_true))
-    pr, rc, f1, sup = precision_recall_fscore_support(y_true, pred, labels=classes, zero_division=0)
+    pr, rc, f1, sup = per_class(y_true, y_pred, classes)
     out = {name: float(v[0]) for name, v in values.items()}
     out |= {
         f"{name}_ci": dict(zip(("low", "high"), interval(v, confidence), strict=True)) for name, v in values.items()
@@ -39,6 +37,19 @@ def field_metrics(y_true: list[str], y_pred: list[str | None], labels: list[str]
     out["per_class"] = {c: {"precision": pr[i], "recall": rc[i], "f1": f1[i], "support": int(sup[i])}
                         for i, c in enumerate(classes) if sup[i] or pr[i]}
     return out, values
+
+
+def per_class(y_true: list[str], y_pred: list[str | None], classes: list[str]) -> tuple[np.ndarray, ...]:
+    """Precision, recall, F1 and support of each class, as scikit-learn's `precision_recall_fscore_support`
+    (zero_division=0) gives them (a test checks it), without importing scikit-learn: evaluate starts in a second."""
+    index = {c: i for i, c in enumerate(classes)}
+    k = len(classes)
+    t = np.array([index[x] for x in y_true])
+    p = np.array([index.get(x, k) if x is not None else k for x in y_pred])  # k: invalid or outside the classes
+    support, predicted = np.bincount(t, minlength=k + 1)[:k], np.bincount(p, minlength=k + 1)[:k]
+    tp = np.bincount(t[t == p], minlength=k + 1)[:k]
+    div = lambda a, b: np.divide(a, b, out=np.zeros(k), where=b > 0)  # noqa: E731
+    return div(tp, predicted), div(tp, support), div(2 * tp, support + predicted), support
 
 
 def exact_match(predictions: list[dict], fields: list[str]) -> np.ndarray:
@@ -91,6 +102,13 @@ def score_predictions(predictions: list[dict], labels: dict[str, list[str]], met
     return headline, {"fields": details}, timings
 
 
+def correct_rows(predictions: list[dict], fields: list[str]) -> dict:
+    """The rows' ids and their exact-match outcomes as one string of 0/1: a few kB that git tracks, so two commits'
+    results can be compared row by row without their predictions."""
+    return {"ids": [p["id"] for p in predictions],
+            "correct": "".join("1" if c else "0" for c in exact_match(predictions, fields))}
+
+
 def paired(reference: list[dict], other: list[dict], fields: list[str], bootstrap: int, confidence: float,
            seed: int) -> dict:
     """The reference method against another on the same test rows: the difference in exact-match accuracy with a
@@ -98,8 +116,13 @@ def paired(reference: list[dict], other: list[dict], fields: list[str], bootstra
     by_id = {p["id"]: p for p in other}
     if set(by_id) != {p["id"] for p in reference}:
         raise ValueError("paired comparison needs predictions for the same test rows")
-    a = exact_match(reference, fields)
-    b = exact_match([by_id[p["id"]] for p in reference], fields)
+    return paired_outcomes(exact_match(reference, fields), exact_match([by_id[p["id"]] for p in reference], fields),
+                           bootstrap, confidence, seed)
+
+
+def paired_outcomes(a: np.ndarray, b: np.ndarray, bootstrap: int, confidence: float, seed: int) -> dict:
+    """`paired` on two aligned arrays of right/wrong outcomes: accuracy of a minus b, its paired bootstrap
+    interval and the exact McNemar p."""
     idx = resamples(len(a), bootstrap, seed)
     diff = a[idx].mean(1) - b[idx].mean(1)
     ci = interval(diff, confidence)

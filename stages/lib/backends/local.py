@@ -11,18 +11,17 @@ Two ways to answer:
 """
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
+from stages.lib.backends import shared_prefix
 from stages.lib.methods.base import batched
 from stages.lib.templates import with_prefixes
 from stages.lib.truncation import ANSWER_ROOM, truncate_tokens
@@ -48,11 +47,9 @@ def load(path: str, adapter: str | None = None, quantization_config=None):
     else:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
     if adapter:
-        from peft import PeftModel
+        from stages.lib.adapters import load_adapter
 
-        with warnings.catch_warnings():  # peft 0.21 reads the deprecated `is_gradient_checkpointing` on load
-            warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
-            model = PeftModel.from_pretrained(model, adapter)
+        model = load_adapter(model, adapter)
         if quantization_config is None:
             model = model.merge_and_unload()
     return model.eval(), tokenizer
@@ -140,6 +137,7 @@ class LocalLM:
         # the body and the head through the model's own accessors (a PEFT wrapper or another architecture keeps
         # them elsewhere than `.model` / `.lm_head`), and its final-logit soft-capping where it has one
         self.decoder, self.head = model.get_decoder(), model.get_output_embeddings()
+        shared_prefix.enable(self.decoder)  # batches attend to one copy of the shared prefix (plain SDPA otherwise)
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
         self.batch_size, self.max_new_tokens, self.progress = batch_size, max_new_tokens, progress
         self.end_id = (
@@ -188,7 +186,7 @@ class LocalLM:
         text inside the user turn and are not shared. Returns per text: labels, raw answer, token counts."""
         before, after = split_chat(self.tokenizer, system)
         prefix_ids = self.encode(before)
-        prefix_cache = self._prefix_cache(prefix_ids)
+        prefix = shared_prefix.prefix_states(self._prefix_cache(prefix_ids))
         opening, segments = answer_segments(fields, labels)
         tries = [build_trie(self.tokenizer, seg, self.end_id if len(fields) == 1 else None) for seg in segments]
         opening_ids = self.encode(opening) if opening else []
@@ -200,7 +198,7 @@ class LocalLM:
         bar = tqdm(total=len(texts), desc="classify", unit="sample", disable=not self.progress, leave=False)
         for idx in batched(order, self.batch_size):
             start = time.perf_counter()
-            out = self._classify_batch(prefix_cache, len(prefix_ids), [suffixes[i] for i in idx], tries, fields)
+            out = self._classify_batch(prefix, len(prefix_ids), [suffixes[i] for i in idx], tries, fields)
             per = (time.perf_counter() - start) / len(idx)
             for i, (pred, answer_ids) in zip(idx, out, strict=True):
                 results[i] = {
@@ -214,22 +212,22 @@ class LocalLM:
         bar.close()
         return results
 
-    def _classify_batch(self, prefix_cache, prefix_len: int, suffixes: list[list[int]], tries: list[Node], fields):
-        """One batch, decoded together on a copy of the shared prefix's cache. Invariants of the loop:
+    def _classify_batch(self, prefix, prefix_len: int, suffixes: list[list[int]], tries: list[Node], fields):
+        """One batch, decoded together on top of the shared prefix's keys and values (`prefix`, batch 1, read by
+        every row through `shared_prefix` attention, never copied); the cache holds the rows' own tokens only.
+        Invariants of the loop:
         - `active` lists the samples still deciding, in cache-row order: row r of the cache (and of `mask`, `pos`)
           belongs to sample `active[r]`; a finished sample's row is dropped with `batch_select_indices`.
         - `pos[r]` is the number of real tokens row r has run (prefix + its own), the next position id; `mask` has
-          one column per cache slot, 1 for a real token and 0 for right-padding, so padded slots are never
-          attended to and positions never count them.
+          one column per slot of the rows' own cache, 1 for a real token and 0 for right-padding, so padded slots
+          are never attended to and positions never count them.
         - `pending[i]` holds the tokens sample i must run next: its suffix at first, then the token it chose plus
           the tokens its trie branch forces. Forced tokens are only appended to `chosen` and deferred to `pending`,
           so they run in the same forward as the next choice; after a sample's last field nothing more runs.
         """
         n = len(suffixes)
-        cache = copy.deepcopy(prefix_cache)
-        if prefix_len:
-            cache.batch_repeat_interleave(n)
-        mask = torch.ones(n, prefix_len, dtype=torch.long)
+        cache = DynamicCache()
+        mask = torch.zeros(n, 0, dtype=torch.long)
         pos = torch.full((n,), prefix_len, dtype=torch.long)
         field_idx = [0] * n
         node = [tries[0]] * n
@@ -239,7 +237,7 @@ class LocalLM:
         pending = [list(s) for s in suffixes]  # tokens each active sample still has to run
 
         while active:
-            hidden, mask, pos = self._feed(cache, mask, pos, [pending[i] for i in active])
+            hidden, mask, pos = self._feed(cache, mask, pos, [pending[i] for i in active], prefix)
             keep_rows, next_active = [], []
             for row, i in enumerate(active):
                 options = list(node[i].children)
@@ -266,8 +264,9 @@ class LocalLM:
             active = next_active
         return [(preds[i], [t for t in chosen[i] if t != self.end_id]) for i in range(n)]
 
-    def _feed(self, cache, mask, pos, seqs: list[list[int]]):
-        """Run each row's tokens (right-padded) on top of the cache; return each row's last real hidden state."""
+    def _feed(self, cache, mask, pos, seqs: list[list[int]], prefix=None):
+        """Run each row's tokens (right-padded) on top of the shared prefix and the rows' cache; return each row's
+        last real hidden state."""
         lengths = torch.tensor([len(s) for s in seqs])
         width = int(lengths.max())
         ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
@@ -277,7 +276,8 @@ class LocalLM:
             new_mask[r, : len(s)] = 1
         position_ids = pos[:, None] + torch.arange(width)[None, :]
         mask = torch.cat([mask, new_mask], dim=1)
-        out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=position_ids, cache=cache, use_cache=True)
+        out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=position_ids, cache=cache, use_cache=True,
+                           shared_prefix=prefix)
         last = out.last_hidden_state[torch.arange(len(seqs)), lengths - 1]
         return last, mask, pos + lengths
 

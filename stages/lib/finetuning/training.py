@@ -8,13 +8,12 @@ from pathlib import Path
 
 import torch
 
+from stages.lib.adapters import DEPRECATED_READ
 from stages.lib.config import Finetune
 from stages.lib.finetuning.callbacks import LogLastStep, TrainingClock, live_callback
 from stages.lib.finetuning.fingerprint import fingerprint
 
-# TRL 1.16 (trl/models/utils.py) and peft 0.21 (get_peft_model) read the deprecated
-# `model.is_gradient_checkpointing`; our code uses `activation_checkpointing`. Silenced for that one message only.
-warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+warnings.filterwarnings("ignore", message=DEPRECATED_READ, category=FutureWarning)  # TRL's and peft's, in training
 
 
 def checkpoint_dir(cfg, train: list[dict], val: list[dict], base: str, checkpoints_root: Path, seed: int,
@@ -95,3 +94,11 @@ def fit(trainer, resume: bool, adapter_out: Path) -> dict:
                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20,
         "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
     }
+
+
+def summary(metrics: dict) -> str:
+    """The line a training stage ends with."""
+    loss = metrics["best_eval_loss"]
+    return (f"{metrics['train_samples']} samples x {metrics['epochs']:.2f} epochs in {metrics['train_seconds']:.0f}s "
+            f"({metrics['train_samples_per_s'] or 0:.2f} samples/s), "
+            + (f"best eval loss {loss:.4f}" if loss is not None else "no validation pass"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from pathlib import Path
 
 import torch
 
+from stages.lib.adapters import load_adapter
 from stages.lib.head_layout import FILE, field_slices
 from stages.lib.methods.base import Classifier, batched, prediction
 from stages.lib.quantization import quantization_config
@@ -18,7 +18,6 @@ from stages.lib.quantization import quantization_config
 def load(base: str, adapter: str | Path, compute_dtype: str | None = None):
     """(model, tokenizer, head layout): the base as a sequence classifier with the adapter's LoRA and head; on the
     4-bit base it was trained on where `compute_dtype` is given (unmerged), else merged into an fp32 base."""
-    from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging
 
@@ -36,9 +35,7 @@ def load(base: str, adapter: str | Path, compute_dtype: str | None = None):
         model = AutoModelForSequenceClassification.from_pretrained(base, **kwargs)
     finally:
         logging.set_verbosity(verbosity)
-    with warnings.catch_warnings():  # peft 0.21 reads the deprecated `is_gradient_checkpointing` on load
-        warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
-        model = PeftModel.from_pretrained(model, str(adapter))
+    model = load_adapter(model, adapter)
     if not compute_dtype:
         model = model.merge_and_unload()
     return model.eval(), tokenizer, head
