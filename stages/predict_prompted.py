@@ -26,7 +26,8 @@ def build_classifier(params: Params, task: str, method: str) -> PromptClassifier
     cfg = method_config(params, method)
     backend = prompted_backend(params, cfg.batch_size)
     return PromptClassifier(read_json(paths.prompt(task, cfg.prompt)), backend, mode=cfg.mode, knn=cfg.knn,
-                            max_new_tokens=cfg.max_new_tokens, max_input_tokens=cfg.max_input_tokens)
+                            max_new_tokens=cfg.max_new_tokens, max_input_tokens=cfg.max_input_tokens,
+                            max_example_tokens=cfg.max_example_tokens)
 
 
 def main() -> None:

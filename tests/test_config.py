@@ -27,6 +27,21 @@ def test_shipped_params_load_typed():
     assert p.models["sonnet"].prices.input > 0 and p.models["sonnet"].min_cache_tokens > 0
 
 
+def test_params_rewritten_by_dvc_exp_run_keep_no_and_off_as_strings(tmp_path):
+    """`dvc exp run -S` rewrites params.yaml through ruamel, which drops the quotes around "no" and "off": the
+    stages read YAML 1.2 as DVC does, so they stay strings (PyYAML would read booleans and refuse them)."""
+    from dvc.utils.serialize import modify_yaml
+
+    path = tmp_path / "params.yaml"
+    path.write_text((ROOT / "params.yaml").read_text())
+    with modify_yaml(path) as data:
+        data["seed"] = 7
+    text = path.read_text()
+    assert "eval_strategy: no " in text and "thinking: off " in text  # unquoted, as DVC writes them
+    p = load_params(path)
+    assert (p.seed, p.finetune_head.eval_strategy, p.claude.thinking) == (7, "no", "off")
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda r: r["finetune"].update(lerning_rate=1), r"finetune.lerning_rate: unknown key"),
     (lambda r: r["finetune"].pop("gradient_accumulation_steps"), r"finetune.gradient_accumulation_steps: missing"),

@@ -84,6 +84,9 @@ def test_real_embedded_model_answers_with_labels():
     lm = local_lm.LocalLM(model.eval(), tok, batch_size=4, progress=False)
     got = lm.classify("You classify OSHA injury reports.", TEXTS, ["NatureTitle"], LABELS)
     assert all(g["pred"]["NatureTitle"] in LABELS["NatureTitle"] for g in got)
+    lm.share_prefix = False  # the prefix copied into every row, as before: the same answers
+    assert [g["pred"] for g in lm.classify("You classify OSHA injury reports.", TEXTS, ["NatureTitle"], LABELS)] \
+        == [g["pred"] for g in got]
     assert model.config.num_hidden_layers == 30
 
 
@@ -108,3 +111,31 @@ def test_non_ascii_labels_are_decoded_as_the_fine_tuning_targets_write_them(tiny
     got = tiny_lm.classify(SYSTEM, TEXTS, fields, labels)
     assert [g["pred"] for g in got] == [naive_decode(tiny_lm, fields, labels, t) for t in TEXTS]
     assert all(json.loads(g["raw"]) == g["pred"] and "\\u" not in g["raw"] for g in got)
+
+
+@torch.inference_mode()
+def test_the_shared_prefix_attends_exactly_as_a_copy_per_row(tiny_lm):
+    """One prefix copy read by every row (merged by log-sum-exp) against the prefix copied into each row's cache:
+    the same hidden states for rows of different lengths (padding), over two steps (the rows' own cache)."""
+    import copy
+
+    from transformers import DynamicCache
+
+    from stages.lib.backends import shared_prefix
+
+    before, after = split_chat(tiny_lm.tokenizer, SYSTEM)
+    prefix_ids = tiny_lm.encode(before)
+    prefix = tiny_lm._prefix_cache(prefix_ids)
+    rows = [tiny_lm.encode(t + after) for t in TEXTS]
+    n, p = len(rows), len(prefix_ids)
+    pos = torch.full((n,), p)
+    shared = (DynamicCache(), torch.zeros(n, 0, dtype=torch.long), pos, shared_prefix.prefix_states(prefix))
+    copied = copy.deepcopy(prefix)
+    copied.batch_repeat_interleave(n)
+    copied = (copied, torch.ones(n, p, dtype=torch.long), pos, None)
+    for step in (rows, [[5]] * n):
+        h1, *rest1 = tiny_lm._feed(shared[0], shared[1], shared[2], step, shared[3])
+        h2, *rest2 = tiny_lm._feed(copied[0], copied[1], copied[2], step, None)
+        torch.testing.assert_close(h1, h2, rtol=1e-5, atol=1e-5)
+        shared, copied = (shared[0], *rest1, shared[3]), (copied[0], *rest2, None)
+    assert tiny_lm.model.config.num_attention_heads != tiny_lm.model.config.num_key_value_heads  # grouped heads

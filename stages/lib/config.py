@@ -12,7 +12,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from ruamel.yaml import YAML, YAMLError
 
 from stages.lib.errors import PipelineError
 
@@ -166,6 +166,8 @@ class PromptMethod:
     max_input_tokens: int | None = doc("texts cut to this many tokens (null: what the context leaves)")
     knn: int = doc(">0: that many nearest training examples (TF-IDF cosine) before each sample")
     processes: int = doc("local models: data-parallel processes (torchrun), rows sharded and gathered in order")
+    max_example_tokens: int | None = doc("nearest-neighbour few-shot: each example's text cut to this many tokens "
+                                         "(null: as the sample's own, max_input_tokens)", default=None)
     classes: int | None = doc("mined few-shot: the most mispredicted validation classes that get examples",
                               default=None)
     per_class: int | None = doc("mined few-shot: training examples per such class", default=None)
@@ -363,12 +365,14 @@ def _check(p: Params) -> None:
 
 
 def load_params(path: Path | str = PARAMS) -> Params:
+    """Read as DVC reads it (ruamel, YAML 1.2): `dvc exp run -S` rewrites params.yaml with ruamel, which leaves
+    `no` and `off` unquoted, strings in YAML 1.2 and booleans in PyYAML's 1.1."""
     try:
         with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
+            raw = YAML(typ="safe", pure=True).load(f)
     except FileNotFoundError:
         raise PipelineError(f"{path}: not found (run from the project root)") from None
-    except yaml.YAMLError as e:
+    except YAMLError as e:
         raise PipelineError(f"{path}: not valid YAML ({e})") from None
     params = _parse(Params, raw, "")
     _check(params)

@@ -11,6 +11,7 @@ Two ways to answer:
 """
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import os
@@ -131,13 +132,14 @@ def follow_forced(node: Node) -> tuple[Node, list[int]]:
 
 class LocalLM:
     def __init__(self, model, tokenizer, batch_size: int = 16, max_new_tokens: int = 10, progress: bool = True,
-                 info: dict | None = None):
+                 info: dict | None = None, share_prefix: bool = True):
         self.model, self.tokenizer, self.info = model, tokenizer, info or {}
         self.device = next(model.parameters()).device
         # the body and the head through the model's own accessors (a PEFT wrapper or another architecture keeps
         # them elsewhere than `.model` / `.lm_head`), and its final-logit soft-capping where it has one
         self.decoder, self.head = model.get_decoder(), model.get_output_embeddings()
         shared_prefix.enable(self.decoder)  # batches attend to one copy of the shared prefix (plain SDPA otherwise)
+        self.share_prefix = share_prefix  # False: a copy of the prefix per row, as before (bench/inference.py)
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
         self.batch_size, self.max_new_tokens, self.progress = batch_size, max_new_tokens, progress
         self.end_id = (
@@ -186,7 +188,7 @@ class LocalLM:
         text inside the user turn and are not shared. Returns per text: labels, raw answer, token counts."""
         before, after = split_chat(self.tokenizer, system)
         prefix_ids = self.encode(before)
-        prefix = shared_prefix.prefix_states(self._prefix_cache(prefix_ids))
+        prefix = self._prefix_cache(prefix_ids)
         opening, segments = answer_segments(fields, labels)
         tries = [build_trie(self.tokenizer, seg, self.end_id if len(fields) == 1 else None) for seg in segments]
         opening_ids = self.encode(opening) if opening else []
@@ -213,21 +215,26 @@ class LocalLM:
         return results
 
     def _classify_batch(self, prefix, prefix_len: int, suffixes: list[list[int]], tries: list[Node], fields):
-        """One batch, decoded together on top of the shared prefix's keys and values (`prefix`, batch 1, read by
-        every row through `shared_prefix` attention, never copied); the cache holds the rows' own tokens only.
-        Invariants of the loop:
+        """One batch, decoded together on top of the shared prefix's cache (`prefix`, batch 1): its keys and values
+        are read by every row through `shared_prefix` attention, never copied, and the batch's cache holds the
+        rows' own tokens only (with `share_prefix` off, a copy of the prefix per row instead). Invariants:
         - `active` lists the samples still deciding, in cache-row order: row r of the cache (and of `mask`, `pos`)
           belongs to sample `active[r]`; a finished sample's row is dropped with `batch_select_indices`.
         - `pos[r]` is the number of real tokens row r has run (prefix + its own), the next position id; `mask` has
-          one column per slot of the rows' own cache, 1 for a real token and 0 for right-padding, so padded slots
+          one column per slot of the batch's cache, 1 for a real token and 0 for right-padding, so padded slots
           are never attended to and positions never count them.
         - `pending[i]` holds the tokens sample i must run next: its suffix at first, then the token it chose plus
           the tokens its trie branch forces. Forced tokens are only appended to `chosen` and deferred to `pending`,
           so they run in the same forward as the next choice; after a sample's last field nothing more runs.
         """
         n = len(suffixes)
-        cache = DynamicCache()
-        mask = torch.zeros(n, 0, dtype=torch.long)
+        if self.share_prefix:
+            cache, mask = DynamicCache(), torch.zeros(n, 0, dtype=torch.long)
+            prefix = shared_prefix.prefix_states(prefix)
+        else:  # the prefix's cache copied into every row, the mask and positions counting it
+            cache, mask, prefix = copy.deepcopy(prefix), torch.ones(n, prefix_len, dtype=torch.long), None
+            if prefix_len:
+                cache.batch_repeat_interleave(n)
         pos = torch.full((n,), prefix_len, dtype=torch.long)
         field_idx = [0] * n
         node = [tries[0]] * n

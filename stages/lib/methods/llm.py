@@ -19,7 +19,8 @@ class PromptClassifier(Classifier):
 spent elsewhere (fine-tuning); a prompt's own examples count as training rows too."""
 
     def __init__(self, prompt: dict, backend: Backend, mode: str, knn: int = 0, max_new_tokens: int | None = None,
-                 max_input_tokens: int | None = None, fit_seconds: float = 0.0, train_rows: int = 0):
+                 max_input_tokens: int | None = None, fit_seconds: float = 0.0, train_rows: int = 0,
+                 max_example_tokens: int | None = None):
         if mode not in MODES:
             raise PipelineError(f"params.yaml: mode {mode!r} is not one of {MODES}")
         self.prompt, self.backend, self.mode, self.knn, self.max_new_tokens = (
@@ -31,6 +32,7 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
         )
         self.fields, self.labels = prompt["fields"], prompt["labels"]
         self.fit_seconds, self.train_rows, self.max_input_tokens = fit_seconds, train_rows, max_input_tokens
+        self.max_example_tokens = max_example_tokens
 
     def fit(self, train, val):
         """Only the nearest-neighbour variant learns anything: an index over the training split."""
@@ -63,9 +65,10 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
                 out.append([self.train_[j] for j in reversed(best)])  # most similar last, nearest the question
         return out
 
-    def _bounded(self, text: str) -> tuple[str, bool]:
-        """The text cut to `max_input_tokens` (None: what the model's context leaves after the prompt)."""
-        return self.backend.truncate(text, self.max_input_tokens, self.prompt["system"])
+    def _bounded(self, text: str, max_tokens: int | None = None) -> tuple[str, bool]:
+        """The text cut to `max_tokens` or else `max_input_tokens` (None: what the model's context leaves after
+        the prompt)."""
+        return self.backend.truncate(text, max_tokens or self.max_input_tokens, self.prompt["system"])
 
     def predict(self, records):
         system = self.prompt["system"]
@@ -75,7 +78,8 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
             prefixes = [
                 "Examples:\n\n"
                 + examples_block(
-                    [{"text": self._bounded(e["text"])[0], "answer": answer_text(e["labels"])} for e in ex]
+                    [{"text": self._bounded(e["text"], self.max_example_tokens)[0], "answer": answer_text(e["labels"])}
+                     for e in ex]
                 )
                 + "\n\nQuestion: "
                 for ex in self.neighbours(records)
@@ -90,4 +94,5 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
         return [prediction(r, a.pop("pred"), truncated=c, **a) for r, a, c in zip(records, answers, cut, strict=True)]
 
     def describe(self) -> dict:
-        return {"mode": self.mode, "knn": self.knn, **self.backend.describe()}
+        return {"mode": self.mode, "knn": self.knn, **({"max_example_tokens": self.max_example_tokens}
+                                                         if self.knn else {}), **self.backend.describe()}
