@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from metrics_comment import at_base as at_commit  # noqa: E402  (this directory: the comment's own git reader)
+
 from stages.lib import paths  # noqa: E402
 from stages.lib.config import load_params  # noqa: E402
 from stages.lib.intervals import holm  # noqa: E402
@@ -29,8 +30,7 @@ LABEL = "accept-regression"
 def at_base(base: str, path: Path) -> dict | None:
     if Path(base).is_dir():
         return json.loads((Path(base) / path).read_text()) if (Path(base) / path).exists() else None
-    proc = subprocess.run(["git", "show", f"{base}:{path.as_posix()}"], capture_output=True, text=True)
-    return json.loads(proc.stdout) if proc.returncode == 0 else None
+    return at_commit(base, path)
 
 
 def outcomes(rows: dict) -> dict:
