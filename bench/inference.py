@@ -6,8 +6,8 @@ The constrained decoder runs twice: attending to one shared copy of the prompt p
 copy of the prefix in every row of the batch (as before), to check that their labels are identical and measure
 what the shared prefix saves.
 
-python -m bench.inference --task imbalanced --n 64
-python -m bench.inference --task multifield --n 32 --prompt few_shot --skip-generate
+python -m bench.inference --task imbalanced --n 64     # zero-shot and few-shot prompts, generate as well
+python -m bench.inference --task multifield --n 32 --skip-generate
 """
 import argparse
 import time
@@ -48,47 +48,59 @@ def main():
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--model", default=str(paths.BASE_MODEL))
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--prompt", default="zero_shot", help="the prompt file: zero_shot or few_shot")
+    ap.add_argument("--prompt", nargs="+", default=["zero_shot", "few_shot"],
+                    help="the prompt files, each decoded both ways (the first is the one `generate` uses)")
     ap.add_argument("--skip-generate", action="store_true", help="leave out the slow one-call-per-sample row")
     args = ap.parse_args()
     torch.manual_seed(0)
     records = read_jsonl(paths.task_split(args.task, "test"))[: args.n]
-    prompt = read_json(paths.prompt(args.task, args.prompt))
-    fields, labels, texts = prompt["fields"], prompt["labels"], [r["text"] for r in records]
+    prompts = {name: read_json(paths.prompt(args.task, name)) for name in args.prompt}
+    first = prompts[args.prompt[0]]
+    fields, labels, texts = first["fields"], first["labels"], [r["text"] for r in records]
     lm = local_lm.LocalLM(*local_lm.load(args.model), batch_size=args.batch_size, progress=False)
     max_new = 10 if len(fields) == 1 else 20 * len(fields)
 
     rows, t_gen = [], None
     if not args.skip_generate:
         start = time.perf_counter()
-        gen = lm.generate(prompt["system"], texts, max_new_tokens=max_new)
+        gen = lm.generate(first["system"], texts, max_new_tokens=max_new)
         t_gen = time.perf_counter() - start
         gp = [parse_answer(g["raw"], fields, labels) for g in gen]
-        rows.append(["generate (study: 1 call/sample, free text)", len(texts) / t_gen, accuracy(gp, records, fields),
-                     sum(any(v is None for v in p.values()) for p in gp) / len(gp),
+        rows.append([f"generate ({args.prompt[0]}; study: 1 call/sample, free text)", len(texts) / t_gen,
+                     accuracy(gp, records, fields), sum(any(v is None for v in p.values()) for p in gp) / len(gp),
                      sum(g["input_tokens"] for g in gen) / len(gen)])
 
-    preds, seconds = {}, {}
-    for share, name in ((True, "shared prefix"), (False, "prefix copied per row")):
-        lm.share_prefix = share
-        start = time.perf_counter()
-        con = lm.classify(prompt["system"], texts, fields, labels)
-        seconds[share] = time.perf_counter() - start
-        preds[share] = [c["pred"] for c in con]
-        rows.append([f"constrained ({name}, batch {args.batch_size})", len(texts) / seconds[share],
-                     accuracy(preds[share], records, fields),
-                     sum(any(v is None for v in p.values()) for p in preds[share]) / len(con),
-                     sum(c["input_tokens"] for c in con) / len(con)])
-    lm.share_prefix, t_con = True, seconds[True]
+    seconds, identical = {}, {}
+    for name, prompt in prompts.items():
+        preds = {}
+        for share, how in ((True, "shared prefix"), (False, "prefix copied per row")):
+            lm.share_prefix = share
+            start = time.perf_counter()
+            con = lm.classify(prompt["system"], texts, fields, labels)
+            seconds[name, share] = time.perf_counter() - start
+            preds[share] = [c["pred"] for c in con]
+            rows.append([f"constrained {name} ({how}, batch {args.batch_size})", len(texts) / seconds[name, share],
+                         accuracy(preds[share], records, fields),
+                         sum(any(v is None for v in p.values()) for p in preds[share]) / len(con),
+                         sum(c["input_tokens"] for c in con) / len(con)])
+        identical[name] = preds[True] == preds[False]
+    lm.share_prefix = True
 
     tok_s, samples_s = floor(lm, texts, args.batch_size)
     rows.append([f"floor: own tokens once, batched ({tok_s:.0f} tok/s)", samples_s, None, None, None])
     print(f"task={args.task} n={len(texts)} model={args.model} threads={torch.get_num_threads()}")
     print(tabulate(rows, headers=["mode", "samples/s", "accuracy", "invalid", "prompt tok/sample"],
                    floatfmt=".3f", tablefmt="github", missingval="—"))
-    print(f"\nprompt {args.prompt}; shared prefix vs a copy per row: {seconds[False] / t_con:.2f}x samples/s, labels "
-          f"identical: {preds[True] == preds[False]}; constrained reaches {(len(texts) / t_con) / samples_s:.0%} of "
-          "the floor" + (f"; constrained vs generate: {t_gen / t_con:.1f}x samples/s" if t_gen else ""))
+    print()
+    for name in prompts:
+        t = seconds[name, True]
+        print(f"{name}: shared prefix vs a copy per row {seconds[name, False] / t:.2f}x samples/s, labels identical: "
+              f"{identical[name]}; constrained reaches {len(texts) / t / samples_s:.0%} of the floor")
+    for name in args.prompt[1:]:
+        print(f"{name} / {args.prompt[0]} time per sample (shared prefix): "
+              f"{seconds[name, True] / seconds[args.prompt[0], True]:.2f}x")
+    if t_gen:
+        print(f"constrained vs generate ({args.prompt[0]}): {t_gen / seconds[args.prompt[0], True]:.1f}x samples/s")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ CFG = FinetuneHead(
     target_modules=["q_proj", "v_proj"], top_layers=1, learning_rate=1e-2, scheduler="constant", warmup_steps=0,
     epochs=2, batch_size=4, gradient_accumulation_steps=1, gradient_checkpointing=False, max_length=32,
     eval_strategy="epoch", eval_steps=None, logging_steps=1, patience=2, max_train_samples=None,
-    max_val_samples=None, max_steps=None, checkpoint_dir=None, class_weight=None,
+    max_val_samples=None, max_steps=None, seeds=[0], checkpoint_dir=None, class_weight=None,
 )
 # imbalanced on purpose: 6 of 8 rows are Fractures/Leg
 TRAIN = [record(i, f"report {i}: a worker {'fell from a ladder' if i < 6 else 'cut a hand on a blade'}",
@@ -78,6 +78,19 @@ def test_an_interrupted_head_run_resumes_from_its_checkpoint(tiny_model_dir, tmp
     other_labels = {**LABELS, "z": ["Hand", "Leg"]}  # another label layout: never the old checkpoint
     assert not train(cfg, TRAIN, VAL, other_labels, str(tiny_model_dir), tmp_path / "a4", tmp_path / "ckpt",
                      0)["resumed"]
+
+
+def test_without_validation_passes_a_head_run_still_checkpoints_each_epoch_and_resumes(tiny_model_dir, tmp_path):
+    """eval_strategy no (the CPU default): no validation pass, but a checkpoint per epoch, so an interruption
+    costs at most the epoch under way."""
+    cfg = replace(CFG, eval_strategy="no")
+    first = train(cfg, TRAIN, VAL, LABELS, str(tiny_model_dir), tmp_path / "a1", tmp_path / "ckpt", seed=0)
+    [run] = list((tmp_path / "ckpt").iterdir())
+    assert first["eval_losses"] == [] and sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-2",
+                                                                                             "checkpoint-4"]
+    shutil.rmtree(run / "checkpoint-4")  # interrupted during the second epoch
+    again = train(cfg, TRAIN, VAL, LABELS, str(tiny_model_dir), tmp_path / "a2", tmp_path / "ckpt", seed=0)
+    assert again["resumed"] and again["steps"] == 4 and again["train_loss_steps"] == 2
 
 
 def test_the_same_seed_trains_the_same_head(tiny_model_dir, tmp_path):

@@ -39,7 +39,8 @@ def arguments(cfg: Finetune, dev: str, output_dir: str, seed: int, args_class, *
         train_sampling_strategy="group_by_length",  # batches of similar length: little padding
         eval_strategy=cfg.eval_strategy,
         eval_steps=cfg.eval_steps,
-        save_strategy=cfg.eval_strategy,
+        # a checkpoint at each evaluation, or without evaluations at each epoch: an interrupted run still resumes
+        save_strategy=cfg.eval_strategy if cfg.eval_strategy != "no" else "epoch",
         save_steps=cfg.eval_steps,
         save_total_limit=2,  # the best checkpoint and the last (to resume): nothing older is ever read
         load_best_model_at_end=cfg.eval_strategy != "no",
