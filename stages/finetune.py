@@ -27,7 +27,7 @@ def main() -> None:
     checkpoints = cfg.checkpoint_dir or paths.user_cache("checkpoints")
     main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun (finetune.processes > 1) one writes
     with atomic_path(paths.adapter(args.task)) if main_rank else contextlib.nullcontext() as out:
-        metrics = finetune(cfg, train, val, str(paths.BASE_MODEL), out, checkpoints, params.seed,
+        metrics = finetune(cfg, train, val, str(paths.BASE_MODEL), out, checkpoints, cfg.seeds[0],
                            live_dir=str(paths.train_live(args.task)) if main_rank else None)
     if not main_rank:
         return

@@ -23,7 +23,7 @@ def main() -> None:
     checkpoints = cfg.checkpoint_dir or paths.user_cache("checkpoints")
     with atomic_path(paths.head_adapter(args.task)) as out:
         metrics = train(cfg, train_rows, val_rows, task_labels(args.task), str(paths.BASE_MODEL), out, checkpoints,
-                        params.seed, live_dir=str(paths.head_train_live(args.task)))
+                        cfg.seeds[0], live_dir=str(paths.head_train_live(args.task)))
     write_json(paths.head_train_metrics(args.task), metrics)
     print(f"{args.task}: {summary(metrics)}")
 

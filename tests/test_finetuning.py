@@ -18,7 +18,7 @@ CFG = Finetune(
     target_modules=["q_proj", "v_proj"], top_layers=1, learning_rate=1e-3, scheduler="constant", warmup_steps=0,
     epochs=1, batch_size=2, gradient_accumulation_steps=1, gradient_checkpointing=False, max_length=128,
     eval_strategy="epoch", eval_steps=None, logging_steps=1, patience=2, max_train_samples=None,
-    max_val_samples=None, max_steps=None, max_input_tokens=None, processes=1, loss="answer_logits",
+    max_val_samples=None, max_steps=None, seeds=[0], max_input_tokens=None, processes=1, loss="answer_logits",
     checkpoint_dir=None,
 )
 TRAIN = [record(i, f"report number {i} about a {'fall' if i % 2 else 'cut'}", y="Fractures" if i % 2 else "Cuts",

@@ -12,7 +12,8 @@ import yaml
 
 from tests.conftest import ROOT
 
-KEEP = ["dvc.yaml", "params.yaml", "README.md", "stages", "data/raw", ".dvc/config", ".dvcignore", ".gitignore"]
+KEEP = ["dvc.yaml", "params.yaml", "README.md", "stages", "data/raw", "metrics/seeds", ".dvc/config", ".dvcignore",
+        ".gitignore"]
 
 
 def sh(cmd, cwd, check=True, **extra_env):
@@ -177,6 +178,36 @@ def test_a_task_param_change_reruns_only_that_task(repo):
     assert {"task@balanced", "baseline@balanced", "finetune@balanced", "report"} <= ran
     assert not any("multitask" in s or s.startswith(("ingest", "split", "base_model")) for s in ran)
     assert "balanced/baseline" in sh(f"{sys.executable} -m dvc metrics diff", repo).stdout
+
+
+def test_seeds_train_one_adapter_each_and_the_report_gives_their_spread(repo):
+    """seed_spread.tasks x finetune(_head).seeds: a stage per seed; the first seed's stage resumes the pipeline
+    adapter's cached checkpoint and scores what the pipeline scored; the report shows mean and spread."""
+    import json
+
+    original = (repo / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["seed_spread"]["tasks"] = ["balanced"]
+    params["finetune"]["seeds"] = params["finetune_head"]["seeds"] = [42, 7]
+    try:
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        out = sh(f"{sys.executable} -m dvc repro", repo).stdout
+        ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+        seeds = {f"seed_{m}@balanced-{s}" for m in ("finetuned", "finetuned_head") for s in (42, 7)}
+        assert seeds | {"report"} <= ran and not [s for s in ran if s.startswith("seed_") and "multitask" in s]
+        summary = json.loads((repo / "metrics/summary.json").read_text())
+        for method in ("finetuned", "finetuned_head"):
+            point = {s: json.loads((repo / f"metrics/seeds/balanced/{method}/{s}.json").read_text()) for s in (42, 7)}
+            assert point[42]["accuracy"] == summary[f"balanced/{method}"]["accuracy"]  # the pipeline's own seed
+            assert point[42]["train_loss"] != point[7]["train_loss"]  # really another seed
+            row = summary[f"balanced/{method}"]
+            assert row["seeds"] == [42, 7] and row["seed_accuracy_mean"] == pytest.approx(
+                (point[42]["accuracy"] + point[7]["accuracy"]) / 2)
+            assert "seed_accuracy_mean" not in summary[f"multitask/{method}"]
+        assert "Across training seeds" in (repo / "metrics/report.md").read_text()
+        assert "Data and pipelines are up to date" in sh(f"{sys.executable} -m dvc status", repo).stdout
+    finally:
+        (repo / "params.yaml").write_text(original)
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -98,13 +98,15 @@ class Recipe:
     max_length: int = doc("tokens per training example: the whole conversation (generative), or the text, cut the "
                           "same way when scoring (head)")
     eval_strategy: str = doc("`epoch`, `steps` (with eval_steps) or `no`: validation loss, a checkpoint and early "
-                             "stopping")
+                             "stopping (`no`: no validation pass, a checkpoint each epoch)")
     eval_steps: int | None = doc("eval_strategy steps: steps between evaluations")
     logging_steps: int = doc("steps between logged losses (the run's train_loss does not depend on it)")
     patience: int = doc("early stopping: evaluations without improvement")
     max_train_samples: int | None = doc("a seeded subsample of the training split (null: all)")
     max_val_samples: int | None = doc("a seeded subsample of the validation split (null: all)")
     max_steps: int | None = doc("stop after this many steps (null: the epochs decide)")
+    seeds: list[int] = doc("training seeds (LoRA initialisation, data order, dropout; the rows are the same for "
+                           "each): the pipeline's adapter trains the first, `seed_spread.tasks` trains every one")
     checkpoint_dir: str | None = doc("null: the per-user cache (survives `dvc exp run --queue`), keyed by a "
                                      "fingerprint of recipe, seed, data and base model")
 
@@ -208,6 +210,12 @@ class LearningCurve:
 
 
 @dataclass(frozen=True)
+class SeedSpread:
+    tasks: list[str] = doc("the tasks on which both fine-tunings train one adapter per seed of their `seeds` (a "
+                           "stage each); the report gives their mean and spread. []: none")
+
+
+@dataclass(frozen=True)
 class Costs:
     hourly_price: float = doc("USD per hour of the machine local methods run on (measured seconds x this)")
 
@@ -237,6 +245,7 @@ class Params:
         "the methods by name; `type` picks one")
     evaluate: Evaluate = doc("scoring")
     learning_curve: LearningCurve = doc("accuracy against training rows")
+    seed_spread: SeedSpread = doc("fine-tuning's own noise: the same recipe and rows under several seeds")
     costs: Costs = doc("cost assumptions")
     report: Report = doc("the comparison grid")
 
@@ -348,7 +357,11 @@ def _check(p: Params) -> None:
         raise PipelineError(f"params.yaml: evaluate.reference {p.evaluate.reference!r} is not in report.methods")
     if not 0 < p.evaluate.confidence < 1:
         raise PipelineError("params.yaml: evaluate.confidence must be between 0 and 1")
+    for t in p.seed_spread.tasks:
+        p.task(t)
     for name, recipe in (("finetune", p.finetune), ("finetune_head", p.finetune_head)):
+        if not recipe.seeds or len(set(recipe.seeds)) != len(recipe.seeds):
+            raise PipelineError(f"params.yaml: {name}.seeds {recipe.seeds} must be distinct and not empty")
         if bad := {d: t for d, t in recipe.compute_dtype.items() if t not in ("float32", "bfloat16", "float16")}:
             raise PipelineError(f"params.yaml: {name}.compute_dtype {bad} is not float32, bfloat16 or float16")
     if p.finetune_head.class_weight not in (None, "balanced"):

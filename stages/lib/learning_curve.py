@@ -21,20 +21,22 @@ def subsample(rows: list[dict], size: int, seed: int) -> list[dict]:
 
 
 def train_adapter(params: Params, method: str, train: list[dict], val: list[dict], labels: dict,
-                  adapter: Path) -> dict:
-    """Fine-tune `method`'s recipe on the point's rows, drawn as its pipeline stage draws them; the metrics."""
+                  adapter: Path, seed: int | None = None) -> dict:
+    """Fine-tune `method`'s recipe on the point's rows, drawn as its pipeline stage draws them, under training
+    `seed` (default: the recipe's first, as its pipeline stage); the metrics."""
     from stages.lib.finetuning.rows import training_rows
 
     cfg = params.finetune_head if method == "finetuned_head" else params.finetune
     train, val = training_rows(cfg, train, val, params.seed)
     checkpoints = cfg.checkpoint_dir or paths.user_cache("checkpoints")
+    seed = cfg.seeds[0] if seed is None else seed
     if method == "finetuned_head":
         from stages.lib.finetuning.head import train as finetune_head
 
-        return finetune_head(cfg, train, val, labels, str(paths.BASE_MODEL), adapter, checkpoints, params.seed)
+        return finetune_head(cfg, train, val, labels, str(paths.BASE_MODEL), adapter, checkpoints, seed)
     from stages.lib.finetuning.generative import train as finetune
 
-    return finetune(cfg, train, val, str(paths.BASE_MODEL), adapter, checkpoints, params.seed)
+    return finetune(cfg, train, val, str(paths.BASE_MODEL), adapter, checkpoints, seed)
 
 
 def score(clf: Classifier, train, val, test, labels, params: Params) -> dict:

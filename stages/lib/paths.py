@@ -99,6 +99,10 @@ def curve_point(method: str, size: int) -> Path:
     return Path(f"metrics/curve/{method}/{size}.json")
 
 
+def seed_point(task: str, method: str, seed: int) -> Path:
+    return Path(f"metrics/seeds/{task}/{method}/{seed}.json")
+
+
 def confusion(task: str, method: str) -> Path:
     return Path(f"metrics/confusion/{task}/{method}")
 

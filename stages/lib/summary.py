@@ -8,7 +8,8 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from stages.lib import paths
-from stages.lib.files import read_json
+from stages.lib.config import Params
+from stages.lib.files import atomic_path, read_json
 
 COLUMNS = [
     ("task", "task", "{}"),
@@ -74,6 +75,47 @@ def collect(tasks: list[str], methods: list[str]) -> list[dict]:
                 rows.append({"task": task, "method": method, **read_json(paths.eval_metrics(task, method)),
                              **read_json(paths.eval_timings(task, method))})
     return rows
+
+
+def add_seed_spread(rows: list[dict], tasks: list[str], seeds: dict[str, list[int]]) -> list[dict]:
+    """Each fine-tuning row of `tasks` whose every seed was trained (`seeds`: method -> its seeds) gains the mean,
+    sample standard deviation and range of test accuracy across them (`seed_accuracy_*`). Files of seeds no
+    longer listed are not read."""
+    import statistics
+
+    for r in rows:
+        if r["task"] not in tasks or r["method"] not in seeds:
+            continue
+        files = [paths.seed_point(r["task"], r["method"], s) for s in seeds[r["method"]]]
+        if not all(f.exists() for f in files):
+            continue
+        acc = [read_json(f)["accuracy"] for f in files]
+        r.update(seeds=seeds[r["method"]], seed_accuracies=acc, seed_accuracy_mean=statistics.fmean(acc),
+                 seed_accuracy_sd=statistics.stdev(acc) if len(acc) > 1 else None)
+    return rows
+
+
+def render_seeds(rows: list[dict], against: str = "baseline") -> str:
+    """The spread across training seeds beside the first seed's bootstrap interval, and the gap to `against`."""
+    by_key = {(r["task"], r["method"]): r for r in rows}
+    table = []
+    for r in rows:
+        if "seed_accuracies" not in r:
+            continue
+        ref = by_key.get((r["task"], against))
+        sd = r["seed_accuracy_sd"]
+        gap = None if ref is None else r["seed_accuracy_mean"] - ref["accuracy"]
+        table.append([r["task"], r["method"], ", ".join(map(str, r["seeds"])),
+                      f"{r['accuracy']:.1%} [{r['accuracy_ci']['low']:.1%}–{r['accuracy_ci']['high']:.1%}]",
+                      f"{r['seed_accuracy_mean']:.1%}", "—" if sd is None else f"{sd * 100:.1f} pts",
+                      f"{min(r['seed_accuracies']):.1%}–{max(r['seed_accuracies']):.1%}",
+                      "—" if gap is None else f"{gap * 100:+.1f} pts"])
+    if not table:
+        return ""
+    return ("Across training seeds (same recipe, same rows, same test rows; the table above and the paired verdicts "
+            "use the first seed):\n\n"
+            + tabulate(table, headers=["task", "method", "seeds", "first seed [CI]", "mean", "sd", "range",
+                                       f"mean − {against}"], tablefmt="github", disable_numparse=True))
 
 
 def comparisons(tasks: list[str]) -> list[str]:
@@ -142,3 +184,17 @@ def render_curve(task: str, curves: dict[str, list[dict]]) -> str:
                                  if s in at else "—" for s in sizes])
     return (f"Learning curve on `{task}` (test accuracy [interval] by labelled training rows):\n\n"
             + tabulate(table, headers=["method", *map(str, sizes)], tablefmt="github", disable_numparse=True))
+
+
+def update_readme(path: str, table: str, params: Params) -> None:
+    """Replace the README's results section with the report, so the README never carries hand-typed numbers."""
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if start not in text or end not in text:  # a README without the markers is left alone
+        return
+    body = (f"{start}\nMeasured by `dvc repro` on {machine()}; base model `{params.base_model}`, prompted model "
+            f"`{params.model}`. Written by the `report` stage from `metrics/summary.json`.\n\n{table}\n{end}")
+    before, rest = text.split(start, 1)
+    with atomic_path(path) as tmp:
+        tmp.write_text(before + body + rest.split(end, 1)[1], encoding="utf-8")

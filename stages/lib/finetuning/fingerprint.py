@@ -12,7 +12,8 @@ def fingerprint(cfg, train: list[dict], val: list[dict], base: str, seed: int, e
     """The recipe (either fine-tuning config dataclass), the seed, the data, anything else the run depends on
     (`extra`: the head's label layout) and every file of the base model (config, weights, tokenizer), so another
     seed or another quantisation of the same model starts afresh."""
-    recipe = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "checkpoint_dir"}
+    # `seeds` lists every seed a study trains; the one this run trains is `seed`.
+    recipe = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("checkpoint_dir", "seeds")}
     parts = [recipe, seed, train, val] + ([type(cfg).__name__, extra] if extra is not None else [])
     h = hashlib.sha256(json.dumps(parts, sort_keys=True).encode())
     h.update(content_hash(base).encode())
