@@ -10,8 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-FIGURES = [
+FIGURES = [  # a dotted key reads inside a figure: accuracy_at_coverage.80 is accuracy_at_coverage["80"]
     ("accuracy", "accuracy", "{:.1%}"),
+    ("ece", "ECE", "{:.3f}"),
+    ("accuracy_at_coverage.80", "acc @80% most confident", "{:.1%}"),
     ("macro_f1", "macro-F1", "{:.3f}"),
     ("invalid_rate", "invalid", "{:.1%}"),
     ("cost_per_million", "$ / 1M", "{:,.2f}"),
@@ -23,14 +25,26 @@ def at_base(base: str, path: Path) -> dict | None:
     return json.loads(proc.stdout) if proc.returncode == 0 else None
 
 
+def get(metrics: dict | None, key: str):
+    """metrics[key], or for a dotted key the figure inside: `a.b` is metrics["a"]["b"] (None where absent)."""
+    head, _, inner = key.partition(".")
+    value = (metrics or {}).get(head)
+    return value.get(inner) if inner and isinstance(value, dict) else value
+
+
+def interval_key(key: str) -> str:
+    head, dot, inner = key.partition(".")
+    return f"{head}_ci{dot}{inner}"
+
+
 def cell(key: str, fmt: str, now: dict, old: dict | None) -> tuple[str, bool]:
-    value, before = now.get(key), (old or {}).get(key)
+    value, before = get(now, key), get(old, key)
     if value is None:
         return "—", False
     text = fmt.format(value)
     if before is None or fmt.format(before) == text:  # unchanged at the precision shown
         return text, False
-    ci = (old or {}).get(f"{key}_ci")
+    ci = get(old, interval_key(key))
     outside = bool(ci) and not ci["low"] <= value <= ci["high"]
     return f"{fmt.format(before)} → **{text}**" + (" ⚠" if outside else ""), outside
 

@@ -9,7 +9,10 @@ response of an earlier run is reused). Then, per stage group:
 - `dvc s`: DVC's own cost of one `dvc repro --single-item` of an up-to-date stage (status, hashing, the lock).
 The start-up share is (import + dvc) / wall. Finally it checks that a second `dvc repro` has nothing to do, and
 whether the run's metrics equal the committed ones (`dvc metrics diff` against HEAD; timings, which every run
-measures anew, aside), and what share the classification head's stages took of all the others.
+measures anew, aside), what share the classification head's stages took of all the others, and what share the
+confidence work took of everything else: the cascade stages, their `evaluate` stages, and every method's validation
+predictions (each stage's measured `predict_seconds` in `<method>.val.meta.json`; zero-shot's, which mining needed
+before, aside).
 
 python -m bench.profile                      # the whole pipeline (about half an hour on 2 cores)
 python -m bench.profile --keep /tmp/run      # keep the scratch clone
@@ -112,6 +115,14 @@ def main() -> None:
           f"metrics equal to the committed ones (timings aside): {not changed}")
     print(f"the classification head's stages: {head_s:.0f} s, {head_s / (total - head_s):.1%} of all the others' "
           f"{total - head_s:.0f} s")
+    val_metas = (work / "data/predictions").glob("*/*.val.meta.json")
+    val_s = sum(json.loads(f.read_text())["predict_seconds"] for f in val_metas
+                if not f.name.startswith(("zero_shot.", "cascade.")))
+    cascade_s = sum(w for n, w in wall.items() if n.startswith("cascade@") or n.endswith("-cascade"))
+    added = val_s + cascade_s
+    print(f"confidence work: validation predictions {val_s:.0f} s + cascade stages and their evaluate "
+          f"{cascade_s:.0f} s = {added:.0f} s, {added / (total - added):.1%} of everything else's "
+          f"{total - added:.0f} s")
     print(tabulate(rows, headers=["stage group", "stages", "wall s", "share", "import s", "dvc s", "start-up share"],
                    floatfmt=".2f", tablefmt="github"))
     if changed:

@@ -17,8 +17,12 @@ def main() -> None:
     preds = read_jsonl(paths.predictions(args.task, args.method))
     labels = read_json(paths.task_labels(args.task))
     meta = read_json(paths.predictions_meta(args.task, args.method))
+    # the first evaluate.val_rows validation rows: where confidences are recalibrated and thresholds chosen
+    val_path = paths.predictions(args.task, args.method, "val")
+    val = read_jsonl(val_path)[: params.evaluate.val_rows] if val_path.exists() else None
     headline, details, timings = score_predictions(preds, labels, meta, params.evaluate.bootstrap,
-                                                   params.evaluate.confidence, params.seed)
+                                                   params.evaluate.confidence, params.seed, val,
+                                                   params.evaluate.recalibration, params.evaluate.target_accuracy)
     with atomic_path(paths.confusion(args.task, args.method)) as out:
         out.mkdir()
         for field in labels:

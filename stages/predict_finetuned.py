@@ -44,7 +44,8 @@ def main() -> None:
     params = load_params()
     relaunch(params.method(args.method).processes)
     parallel = DataParallel()
-    fit_predict_write(build_classifier(params, args.task, args.method), args.task, args.method, ["test"], parallel)
+    fit_predict_write(build_classifier(params, args.task, args.method), args.task, args.method, ["val", "test"],
+                      parallel, val_rows=params.evaluate.val_rows)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ def build_classifier(params: Params, task: str, method: str, adapter: Path | Non
 
 def main() -> None:
     args = stage_args("task", method={"default": "finetuned_head"})
-    fit_predict_write(build_classifier(load_params(), args.task, args.method), args.task, args.method, ["test"])
+    params = load_params()
+    fit_predict_write(build_classifier(params, args.task, args.method), args.task, args.method, ["val", "test"],
+                      val_rows=params.evaluate.val_rows)
 
 
 if __name__ == "__main__":

@@ -31,11 +31,13 @@ def build_classifier(params: Params, task: str, method: str) -> PromptClassifier
 
 
 def main() -> None:
-    args = stage_args("task", "method", splits={"nargs": "+", "default": ["test"]})
+    args = stage_args("task", "method", splits={"nargs": "+", "default": ["test"]},
+                      **{"val-rows": {"type": int, "default": None, "help": "predict the first N validation rows"}})
     params = load_params()
     relaunch(method_config(params, args.method).processes)
     parallel = DataParallel()
-    fit_predict_write(build_classifier(params, args.task, args.method), args.task, args.method, args.splits, parallel)
+    fit_predict_write(build_classifier(params, args.task, args.method), args.task, args.method, args.splits, parallel,
+                      val_rows=args.val_rows)
 
 
 if __name__ == "__main__":

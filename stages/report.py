@@ -5,12 +5,14 @@ python -m stages.report
 from stages.lib.cli import run
 from stages.lib.config import load_params
 from stages.lib.files import atomic_path, write_json
-from stages.lib.plots import learning_curve, write_learning_curve, write_plots
+from stages.lib.plots import learning_curve, write_learning_curve, write_plots, write_reliability
 from stages.lib.summary import (
     add_costs,
     add_seed_spread,
     collect,
     comparisons,
+    render_calibration,
+    render_cascade,
     render_curve,
     render_markdown,
     render_seeds,
@@ -28,11 +30,13 @@ def main() -> None:
         write_plots(tmp, rows, params.evaluate.confidence)
         write_learning_curve(tmp, params.learning_curve.task, params.learning_curve.sizes, rows,
                              params.evaluate.confidence)
+        write_reliability(tmp, rows)
     sentences = comparisons(params.report.tasks)
     curve = render_curve(params.learning_curve.task,
                          learning_curve(params.learning_curve.task, params.learning_curve.sizes, rows))
 
     seeds = render_seeds(rows)  # the spread across fine-tuning seeds, where seed_spread trained several
+    cascade = render_cascade(rows, params.report.tasks)
 
     def body(image_dir: str) -> str:
         return (render_markdown(rows) + (f"\n\n{seeds}" if seeds else "")
@@ -40,7 +44,9 @@ def main() -> None:
                 "difference, exact McNemar test Holm-adjusted over each task's comparisons, "
                 f"{params.evaluate.confidence:.0%}; fine-tuning: its first seed):\n\n"
                 + "\n".join(f"- {line}" for line in sentences)
-                + f"\n\n{curve}\n\n![learning curve]({image_dir}/learning_curve.png)")
+                + (f"\n\n{cascade}" if cascade else "")
+                + f"\n\n{curve}\n\n![learning curve]({image_dir}/learning_curve.png)"
+                + (f"\n\n{calibrated}" if (calibrated := render_calibration(rows, image_dir)) else ""))
 
     with atomic_path("metrics/report.md") as tmp:
         tmp.write_text("# Fine-tuning vs prompting: results\n\n" + body("plots/png") + "\n", encoding="utf-8")

@@ -57,8 +57,9 @@ class FakeAnthropic:
     def __init__(self, answer=None, port: int = 0, log_file: str | None = None):
         self.log: list[tuple[str, str, dict | None, float]] = []  # method, path, body, time.monotonic()
         self.faults: list[tuple[int, dict]] = []  # (status, headers) served before the next real answer
-        self.answer = answer or (lambda req: {f: s["enum"][0] for f, s in
+        self.answer = answer or (lambda req: {f: s["enum"][0] if "enum" in s else self.stated for f, s in
                                               req["output_config"]["format"]["schema"]["properties"].items()})
+        self.stated = 80  # the confidence the model states where the schema asks for an integer
         self.batches: dict[str, dict] = {}
         self.batch_errors: set[str] = set()  # user texts whose batch item comes back errored (once)
         self.usage = {

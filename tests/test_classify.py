@@ -117,3 +117,57 @@ def test_a_line_cut_short_by_a_kill_is_dropped_and_redone(project, monkeypatch):
     proc, rows = classify(project, CONTENT)
     assert proc.returncode == 0, proc.stderr
     assert [r["NatureTitle"] for r in rows] == ["Fractures", "Fractures"] and "1 done before" in proc.stderr
+
+
+def test_every_row_carries_its_confidence_and_min_confidence_abstains_below_it(project):
+    content = b"ID,Final Narrative\n1,the saw blade took a finger\n2,fell from a ladder\n3,a report of nothing\n"
+    proc, rows = classify(project, content)
+    assert proc.returncode == 0, proc.stderr
+    conf = [float(r["confidence"]) for r in rows]  # TF-IDF: Platt-calibrated on the training split
+    assert all(0 < c <= 1 for c in conf) and all(r["NatureTitle"] in LABELS for r in rows)
+    cut = sorted(conf)[1]  # the least confident row falls under it
+    (project / "in.csv").write_bytes(content)
+    proc = subprocess.run([sys.executable, "-m", "stages.classify", "--task", "imbalanced", "--method", "baseline",
+                           "--input", "in.csv", "--output", "out.csv", "--min-confidence", str(cut)], cwd=project,
+                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(open(project / "out.csv")))
+    for r, c in zip(rows, conf, strict=True):
+        assert float(r["confidence"]) == pytest.approx(c, abs=1e-4)  # recorded either way
+        assert (r["NatureTitle"], r["error"]) == (("", "low confidence") if c < cut else (r["NatureTitle"], ""))
+    assert sum(r["error"] == "low confidence" for r in rows) == 1 and "1 under the minimum confidence" in proc.stdout
+
+
+class Scripted:
+    """A classifier that answers from a table and counts the rows it was asked about."""
+    fields = ["y"]
+
+    def __init__(self, answers):
+        self.answers, self.asked = answers, []
+
+    def fit(self, train, val):
+        self.fit_seconds_, self.train_rows_ = 1.0, 3
+        return self
+
+    def describe(self):
+        return {}
+
+    def predict(self, records):
+        self.asked += [r["id"] for r in records]
+        return [{"id": r["id"], "pred": {"y": self.answers[r["id"]][0]}, "confidence": {"y": self.answers[r["id"]][1]}}
+                for r in records]
+
+
+def test_the_cascade_sends_only_the_unsure_rows_to_the_strong_method():
+    from stages.lib.methods.cascade_classifier import CascadeClassifier
+
+    cheap = Scripted({"a": ("x", 0.9), "b": ("x", 0.4), "c": ("y", 0.6)})
+    strong = Scripted({"a": ("z", 0.5), "b": ("z", 0.5), "c": ("z", 0.5)})
+    clf = CascadeClassifier(cheap, strong, 0.65, {"cheap": "finetuned", "strong": "zero_shot"}).fit([], [])
+    out = clf.predict([{"id": i, "text": i} for i in "abc"])
+    assert strong.asked == ["b", "c"] and cheap.asked == ["a", "b", "c"]  # escalated at run time, only those
+    assert [(o["pred"]["y"], o["answered_by"]) for o in out] == [("x", "finetuned"), ("z", "zero_shot"),
+                                                                  ("z", "zero_shot")]
+    assert clf.fit_seconds_ == 2.0
+    alone = CascadeClassifier(None, strong, None, {"cheap": "finetuned", "strong": "zero_shot"}).fit([], [])
+    assert [o["answered_by"] for o in alone.predict([{"id": "a", "text": "a"}])] == ["zero_shot"]

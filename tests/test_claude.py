@@ -41,7 +41,12 @@ def test_normal_run_structured_output_caching_and_usage(fake, tmp_path):
     req = sent(fake)[0]
     assert req["system"][0]["cache_control"] == {"type": "ephemeral"}
     assert req["output_config"]["format"]["schema"]["properties"]["N"]["enum"] == ["Cuts", "Fractures"]
-    assert req["max_tokens"] == answer_budget(["N", "P"], LABELS) < 200  # sized to the longest answer
+    assert req["max_tokens"] == answer_budget(["N", "P"], LABELS, stated_confidence=True) < 200  # the longest answer
+    # no token probabilities over the API: the model states a confidence, recorded as such and never as `confidence`
+    assert req["output_config"]["format"]["schema"]["properties"]["confidence"]["type"] == "integer"
+    assert req["output_config"]["format"]["schema"]["required"] == ["N", "P", "confidence"]
+    assert all(o["stated_confidence"] == 0.8 and o["confidence_kind"] == "stated" and "confidence" not in o
+               for o in out)
     assert req["thinking"] == {"type": "disabled"} and "effort" not in req["output_config"]
     assert not {"temperature", "top_p", "top_k"} & set(req)  # the model rejects them: never sent
     assert sum(o["usage"]["cache_creation_input_tokens"] == 300 for o in out) == 1
@@ -207,7 +212,7 @@ def test_thinking_off_sends_what_each_model_accepts(fake, tmp_path, model, think
     out = b.classify("s", TEXTS, ["N", "P"], LABELS)
     req = sent(fake)[0]
     assert req["thinking"] == thinking and req["output_config"].get("effort") == effort
-    assert req["max_tokens"] == answer_budget(["N", "P"], LABELS) + (512 if effort else 0)
+    assert req["max_tokens"] == answer_budget(["N", "P"], LABELS, stated_confidence=True) + (512 if effort else 0)
     assert all(o["pred"] == {"N": "Cuts", "P": "Hand"} for o in out)  # every row classified, none invalid
     assert {
         "thinking": thinking,
@@ -245,7 +250,7 @@ def test_the_server_rejects_what_todays_api_rejects(fake, tmp_path):
 def test_answers_cut_off_while_thinking_fail_and_a_larger_allowance_resends_only_them(fake, tmp_path):
     fake.long_thoughts = {TEXTS[1]: 900, TEXTS[3]: 900}  # two rows think far longer than the others (200)
     b = backend(fake, tmp_path, model="claude-opus-4-6", thinking_tokens=300, concurrency=1)
-    limit = answer_budget(["N"], LABELS) + 300
+    limit = answer_budget(["N"], LABELS, stated_confidence=True) + 300
     with pytest.raises(PipelineError, match=rf"2 answers ran out of max_tokens while thinking \(used {limit} of "
                                             rf"{limit}\); raise claude.thinking_tokens or set claude.thinking: off"):
         b.classify("s", TEXTS, ["N"], LABELS)
@@ -292,8 +297,8 @@ def test_classify_estimates_the_whole_file_before_sending_anything(fake, tmp_pat
 def test_classify_stops_at_the_budget_across_chunks(fake, tmp_path):
     fake.usage = {**fake.usage, "input_tokens": 2000}  # each answer costs far more than estimated: $0.004
     with pytest.raises(BudgetExceeded, match="reaching claude.max_usd"):
-        classify_rows(fake, tmp_path, 300, max_usd=0.1, concurrency=1)
-    assert 25 <= len(sent(fake)) <= 27  # one spend counter for the run, not one budget per chunk
+        classify_rows(fake, tmp_path, 300, max_usd=0.15, concurrency=1)
+    assert 37 <= len(sent(fake)) <= 40  # one spend counter for the run, not one budget per chunk
 
 
 def test_classify_in_batch_mode_sends_one_batch_for_the_file_not_one_per_chunk(fake, tmp_path):
@@ -307,8 +312,8 @@ def test_batches_are_split_at_the_apis_limits(fake, tmp_path, monkeypatch):
     assert len(out) == 7 and [len(b["requests"]) for b in fake.batches.values()] == [3, 3, 1]
     monkeypatch.setattr(batches, "BATCH_MAX_REQUESTS", 100)
     b = backend(fake, tmp_path, batch=True)
-    one = len(json.dumps({"custom_id": "k" * 64, "params": b.request("s", "q0", answer_schema(["N"], LABELS),
-                                                                      answer_budget(["N"], LABELS))}))
+    one = len(json.dumps({"custom_id": "k" * 64, "params": b.request("s", "q0", answer_schema(["N"], LABELS, True),
+                                                                      answer_budget(["N"], LABELS, True))}))
     monkeypatch.setattr(batches, "BATCH_MAX_BYTES", int(2.5 * one))  # two requests fit, three do not
     b.classify("s", [f"q{i}" for i in range(5)], ["N"], LABELS)
     assert [len(b["requests"]) for b in fake.batches.values()][3:] == [2, 2, 1]
@@ -327,3 +332,10 @@ def test_the_estimate_counts_the_thinking_allowance_as_output(fake, tmp_path):
     reqs = lambda b: [b.request("s", t, None, 20) for t in TEXTS]  # noqa: E731
     off, think = backend(fake, tmp_path), backend(fake, tmp_path, model="claude-opus-4-6", thinking_tokens=1000)
     assert think.estimate(reqs(think)) == pytest.approx(off.estimate(reqs(off)) + 4 * 1000 * 10.0 / 1e6)
+
+
+def test_a_stated_confidence_out_of_range_or_missing_is_absent_not_guessed(fake, tmp_path):
+    for stated in (150, -1, "high", None):
+        fake.stated = stated
+        out = backend(fake, tmp_path / str(stated)).classify("s", TEXTS[:1], ["N"], LABELS)[0]
+        assert out["pred"] == {"N": "Cuts"} and "stated_confidence" not in out and "confidence_kind" not in out

@@ -139,3 +139,52 @@ def test_the_shared_prefix_attends_exactly_as_a_copy_per_row(tiny_lm):
         torch.testing.assert_close(h1, h2, rtol=1e-5, atol=1e-5)
         shared, copied = (shared[0], *rest1, shared[3]), (copied[0], *rest2, None)
     assert tiny_lm.model.config.num_attention_heads != tiny_lm.model.config.num_key_value_heads  # grouped heads
+
+
+@torch.inference_mode()
+def naive_probability(lm, fields, labels, text, answer):
+    """Brute force, no cache, no batch: the probability of `answer` (a label per field) under the constrained
+    decoder, each field apart: at every branch of its trie, the taken token's softmax over the allowed ones."""
+    before, after = split_chat(lm.tokenizer, SYSTEM)
+    opening, segments = answer_segments(fields, labels)
+    ids = lm.encode(before) + lm.encode(text + after) + (lm.encode(opening) if opening else [])
+    out = {}
+    for f, seg in zip(fields, segments, strict=True):
+        node = build_trie(lm.tokenizer, seg, lm.end_id if len(fields) == 1 else None)
+        path = build_trie(lm.tokenizer, {answer[f]: seg[answer[f]]}, lm.end_id if len(fields) == 1 else None)
+        p = 1.0
+        while node.label is None:
+            (t, path), = path.children.items()
+            options = list(node.children)
+            logits = lm.model(input_ids=torch.tensor([ids])).logits[0, -1].float()
+            p *= float(torch.softmax(logits[options], -1)[options.index(t)])
+            node, ids = node.children[t], ids + [t]
+        out[f] = p
+    return out
+
+
+def test_the_exact_label_distribution_sums_to_one_and_agrees_with_brute_force(tiny_lm):
+    labels = {"NatureTitle": ["Fractures", "Amputations", "Burns", "Cuts"]}  # each decided by its first token
+    trie = build_trie(tiny_lm.tokenizer, {x: x for x in labels["NatureTitle"]}, tiny_lm.end_id)
+    assert local_lm.decided_at_first_branch(trie)
+    got = tiny_lm.classify(SYSTEM, TEXTS, ["NatureTitle"], labels)
+    for g, text in zip(got, TEXTS, strict=True):
+        dist = g["probs"]["NatureTitle"]
+        assert g["confidence_kind"] == "exact" and set(dist) == set(labels["NatureTitle"])
+        assert abs(sum(dist.values()) - 1) < 1e-6
+        for label, p in dist.items():
+            assert abs(p - naive_probability(tiny_lm, ["NatureTitle"], labels, text, {"NatureTitle": label})[
+                "NatureTitle"]) < 1e-4
+        assert g["pred"]["NatureTitle"] == max(dist, key=dist.get)
+        assert abs(g["confidence"]["NatureTitle"] - dist[g["pred"]["NatureTitle"]]) < 1e-6
+
+
+def test_a_deeper_trie_and_json_record_the_chosen_paths_probability_per_field(tiny_lm):
+    for fields in (["NatureTitle"], ["NatureTitle", "Part of Body Title"]):
+        labels = {f: LABELS[f] for f in fields}  # "Fractures" / "Fractures and dislocations" share a branch
+        for g, text in zip(tiny_lm.classify(SYSTEM, TEXTS, fields, labels), TEXTS, strict=True):
+            assert g["confidence_kind"] == "path" and "probs" not in g
+            want = naive_probability(tiny_lm, fields, labels, text, g["pred"])
+            assert set(g["confidence"]) == set(fields)
+            for f in fields:
+                assert 0 < g["confidence"][f] <= 1 and abs(g["confidence"][f] - want[f]) < 1e-4

@@ -12,8 +12,8 @@ import yaml
 
 from tests.conftest import ROOT
 
-KEEP = ["dvc.yaml", "params.yaml", "README.md", "stages", "data/raw", "metrics/seeds", ".dvc/config", ".dvcignore",
-        ".gitignore"]
+KEEP = ["dvc.yaml", "params.yaml", "README.md", "stages", "data/raw", "metrics/seeds", "metrics/cascade",
+        ".dvc/config", ".dvcignore", ".gitignore"]
 
 
 def sh(cmd, cwd, check=True, **extra_env):
@@ -59,7 +59,8 @@ def test_repro_builds_every_task_and_method(repo):
 
     summary = json.loads((repo / "metrics/summary.json").read_text())
     expected = {f"{t}/{m}" for t in ("balanced", "multitask")
-                for m in ("baseline", "zero_shot", "few_shot", "few_shot_knn", "finetuned", "finetuned_head")}
+                for m in ("baseline", "zero_shot", "few_shot", "few_shot_knn", "finetuned", "finetuned_head",
+                          "cascade")}
     assert set(summary) == expected
     for row in summary.values():
         assert 0 <= row["accuracy"] <= 1 and row["n"] > 0
@@ -69,7 +70,8 @@ def test_repro_builds_every_task_and_method(repo):
     assert summary["balanced/baseline"]["train_rows"] > 16  # the report says what each method learned from
     compare = json.loads((repo / "metrics/compare/balanced.json").read_text())
     assert compare["reference"] == "finetuned" and set(compare["against"]) == {"baseline", "zero_shot", "few_shot",
-                                                                               "few_shot_knn", "finetuned_head"}
+                                                                               "few_shot_knn", "finetuned_head",
+                                                                               "cascade"}
     head = summary["multitask/finetuned_head"]  # the head model: same rows as fine-tuning, a paired verdict
     assert head["train_rows"] == summary["multitask/finetuned"]["train_rows"] == 16
     assert head["invalid_rate"] == 0 and (repo / "metrics/curve/finetuned_head/8.json").exists()
@@ -81,6 +83,27 @@ def test_repro_builds_every_task_and_method(repo):
     assert {"task", "method", "class", "f1"} <= set(
         json.loads((repo / "metrics/plots/per_class_f1.json").read_text())[0]
     )
+    # a confidence on every row of every method but the cascade, scored on test, recalibrated on validation
+    kinds = {"baseline": "calibrated", "zero_shot": "exact", "finetuned_head": "softmax"}
+    val_ids = [json.loads(line)["id"] for line in (repo / "data/tasks/balanced/val.jsonl").open()]
+    for m, kind in kinds.items():
+        row, details = summary[f"balanced/{m}"], json.loads((repo / f"metrics/details/balanced/{m}.json").read_text())
+        assert details["calibration"]["confidence_kinds"] == [kind] and row["calibration_rows"] == row["n"]
+        assert 0 <= row["ece_ci"]["low"] <= row["ece"] <= row["ece_ci"]["high"] <= 1 and "ece_recalibrated" in row
+        assert details["calibration"]["recalibration"]["val_rows"] == len(val_ids[:48])
+        assert row["target_accuracy"] == 0.9
+        assert (repo / f"metrics/plots/reliability/balanced/{m}.json").exists()
+    assert summary["multitask/finetuned"]["confidence_kinds"] == ["path"]  # JSON answers: the chosen path
+    val = [json.loads(line) for line in (repo / "data/predictions/balanced/finetuned.val.jsonl").open()]
+    assert [p["id"] for p in val] == val_ids[:48]  # the first evaluate.val_rows rows
+    assert "ece" not in summary["balanced/cascade"]  # its parts' confidences are not one scale
+    cascade = json.loads((repo / "metrics/cascade/balanced.json").read_text())
+    assert cascade["cheap"] == "finetuned" and cascade["strong"] in ("zero_shot", "few_shot", "few_shot_knn")
+    assert cascade["strong_candidates"][cascade["strong"]] == max(cascade["strong_candidates"].values())
+    assert set(cascade["against"]) == {"finetuned", cascade["strong"]} and 0 <= cascade["escalated_test"] <= 1
+    report = (repo / "metrics/report.md").read_text()
+    assert "Both, at a threshold: the cascade" in report and "ECE recalibrated" in report
+    assert (repo / "metrics/plots/png/reliability_balanced.png").exists()
     few = json.loads((repo / "data/prompts/multitask/few_shot.json").read_text())
     test_ids = {json.loads(line)["id"] for line in (repo / "data/tasks/multitask/test.jsonl").open()}
     assert not {e["id"] for e in few["examples"]} & test_ids
@@ -345,3 +368,24 @@ def test_classify_with_the_head_model_on_a_file_the_pipeline_never_saw(repo, tmp
     assert all(r[f] in labels[f] for r in rows[:2] for f in labels)
     meta = json.loads(Path(str(out) + ".meta.json").read_text())
     assert meta["method"] == "finetuned_head" and meta["adapter"].endswith("head_adapters/multitask")
+
+
+def test_classify_with_the_cascade_and_a_minimum_confidence_on_a_file_the_pipeline_never_saw(repo, tmp_path):
+    import csv
+    import json
+
+    new = tmp_path / "new.csv"
+    new.write_text("ID,Final Narrative\nn1,A worker slipped on ice and broke a wrist.\n"
+                   "n2,An employee's finger was caught in a conveyor.\nn3,A burn from hot oil.\n")
+    out = tmp_path / "out.csv"
+    sh(f"{sys.executable} -m stages.classify --task balanced --method cascade --min-confidence 0.5 --input {new} "
+       f"--output {out}", repo)
+    rows = list(csv.DictReader(out.open()))
+    labels = json.loads((repo / "data/tasks/balanced/labels.json").read_text())["NatureTitle"]
+    chosen = json.loads((repo / "metrics/cascade/balanced.json").read_text())
+    parts = {f"cascade:{chosen['cheap']}", f"cascade:{chosen['strong']}"}
+    assert [r["id"] for r in rows] == ["n1", "n2", "n3"] and all(r["method"] in parts for r in rows)
+    for r in rows:
+        conf = float(r["confidence"])
+        assert 0 < conf <= 1
+        assert (r["NatureTitle"], r["error"]) == ("", "low confidence") if conf < 0.5 else r["NatureTitle"] in labels

@@ -190,8 +190,21 @@ class FinetunedMethod:
     processes: int = doc("data-parallel processes (torchrun), rows sharded and gathered in order")
 
 
+@dataclass(frozen=True)
+class CascadeMethod:
+    type: str = doc("`cascade`: the cheap method answers, rows under a confidence threshold go to the strong one")
+    cheap: str = doc("the method that answers first (a method name)")
+    strong: str = doc("the method unsure rows escalate to: a method name, or `auto`, the prompted method (type "
+                      "prompt) with the best validation accuracy")
+    rule: str = doc("how the threshold is chosen on validation: `match_strong`, the fewest escalations whose "
+                    "accuracy reaches the strong method's; `budget`, the best accuracy within `max_cost_per_million`")
+    max_cost_per_million: float | None = doc("rule budget: USD per million classifications the cascade may cost")
+
+
 METHOD_TYPES = {"tfidf": TfidfMethod, "prompt": PromptMethod, "finetuned": FinetunedMethod,
-                "head": HeadMethod}
+                "head": HeadMethod, "cascade": CascadeMethod}
+CASCADE_RULES = ("match_strong", "budget")
+RECALIBRATIONS = ("temperature", "isotonic")
 MODES = ("constrained", "generate")
 
 
@@ -200,6 +213,12 @@ class Evaluate:
     bootstrap: int = doc("resamples for the confidence intervals and paired differences (seeded by `seed`)")
     confidence: float = doc("the intervals' level, e.g. 0.95 (plot labels follow it)")
     reference: str = doc("the method every other one is compared with, row by row (Holm-adjusted per task)")
+    val_rows: int = doc("validation rows every method also predicts (the first of the split), on which confidences "
+                        "are recalibrated and thresholds chosen; 0: none")
+    recalibration: str = doc("how confidences are recalibrated on validation: `temperature` (one scale on the "
+                             "logit) or `isotonic`")
+    target_accuracy: float = doc("abstention: the accuracy the answered rows must reach; the threshold that reaches "
+                                 "it is chosen on validation and its test coverage reported")
 
 
 @dataclass(frozen=True)
@@ -241,7 +260,7 @@ class Params:
     finetune_head: FinetuneHead = doc("fine-tuning with a classification head: the same knobs where they apply")
     claude: Claude = doc("how Claude is called")
     prompts: Prompts = doc("the prompts' wording")
-    methods: dict[str, TfidfMethod | PromptMethod | FinetunedMethod | HeadMethod] = doc(
+    methods: dict[str, TfidfMethod | PromptMethod | FinetunedMethod | HeadMethod | CascadeMethod] = doc(
         "the methods by name; `type` picks one")
     evaluate: Evaluate = doc("scoring")
     learning_curve: LearningCurve = doc("accuracy against training rows")
@@ -359,6 +378,28 @@ def _check(p: Params) -> None:
         raise PipelineError("params.yaml: evaluate.confidence must be between 0 and 1")
     for t in p.seed_spread.tasks:
         p.task(t)
+    if p.evaluate.val_rows < 0 or not 0 < p.evaluate.target_accuracy <= 1:
+        raise PipelineError("params.yaml: evaluate.val_rows must be >= 0 and evaluate.target_accuracy in (0, 1]")
+    if p.evaluate.recalibration not in RECALIBRATIONS:
+        raise PipelineError(f"params.yaml: evaluate.recalibration {p.evaluate.recalibration!r} is not one of "
+                            f"{', '.join(RECALIBRATIONS)}")
+    for name, m in p.methods.items():
+        if not isinstance(m, CascadeMethod):
+            continue
+        if m.rule not in CASCADE_RULES:
+            raise PipelineError(f"params.yaml: methods.{name}.rule {m.rule!r} is not one of "
+                                f"{', '.join(CASCADE_RULES)}")
+        if m.rule == "budget" and m.max_cost_per_million is None:
+            raise PipelineError(f"params.yaml: methods.{name}: rule budget needs max_cost_per_million")
+        for part in (m.cheap, m.strong):
+            if part != "auto" and (isinstance(p.method(part), CascadeMethod) or part not in p.report.methods):
+                raise PipelineError(f"params.yaml: methods.{name}: {part!r} must be a non-cascade method of "
+                                    "report.methods")
+        if m.cheap == "auto":
+            raise PipelineError(f"params.yaml: methods.{name}.cheap must name a method")
+        if name in p.report.methods and p.evaluate.val_rows == 0:
+            raise PipelineError(f"params.yaml: methods.{name} chooses its threshold on validation rows: "
+                                "evaluate.val_rows must be > 0")
     for name, recipe in (("finetune", p.finetune), ("finetune_head", p.finetune_head)):
         if not recipe.seeds or len(set(recipe.seeds)) != len(recipe.seeds):
             raise PipelineError(f"params.yaml: {name}.seeds {recipe.seeds} must be distinct and not empty")

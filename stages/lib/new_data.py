@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from stages.lib import paths
+from stages.lib.calibration import row_confidence
 from stages.lib.config import Dataset, Params
 from stages.lib.data import read_table, require_columns
 from stages.lib.errors import PipelineError
@@ -34,11 +35,13 @@ def read_inputs(path: str, dataset: str, spec: Dataset) -> list[dict]:
 
 
 def classify_file(clf, rows: list[dict], output: Path, method: str, fields: list[str], key: str,
-                  chunk: int = 64) -> dict:
+                  chunk: int = 64, min_confidence: float | None = None) -> dict:
     # `chunk`: how many rows are kept per write. Not a knob: it trades a rerun's lost work (at most one chunk)
     # against appends, and changes no answer; a paid API run is estimated and budgeted as a whole anyway.
     """Classify `rows` with a fitted classifier into `output` (CSV). Finished chunks go to `<output>.partial`
-    first; a rerun whose `key` (see `run_key`) matches skips them. Returns counts."""
+    first; a rerun whose `key` (see `run_key`) matches skips them. Every row carries its confidence (the method's,
+    see README "Confidence"; a cascade's: the answering part's). With `min_confidence`, a row under it (or without a
+    confidence) keeps no label: error `low confidence`. Returns counts."""
     partial = output.with_name(output.name + ".partial")
     done = resumable(partial, key)
     partial.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in [{"key": key}, *done.values()]),
@@ -52,22 +55,30 @@ def classify_file(clf, rows: list[dict], output: Path, method: str, fields: list
             for r, p in zip(
                 part, clf.predict([{"id": r["id"], "text": r["text"], "labels": {}} for r in part]), strict=True
             ):
-                done[r["row"]] = {"row": r["row"], "pred": p["pred"]}
+                done[r["row"]] = {"row": r["row"], "pred": p["pred"], "confidence": row_confidence(p, fields),
+                                  **({"answered_by": p["answered_by"]} if "answered_by" in p else {})}
                 f.write(json.dumps(done[r["row"]], ensure_ascii=False) + "\n")
             f.flush()
             bar.update(len(part))
     with atomic_path(output) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["id", *fields, "method", "error"])
+        w.writerow(["id", *fields, "method", "confidence", "error"])
+        low = 0
         for r in rows:
-            pred = done.get(r["row"], {}).get("pred") or {}
+            got = done.get(r["row"], {})
+            pred, conf = got.get("pred") or {}, got.get("confidence")
             error = r.get("error") or (None if all(pred.get(x) for x in fields) else "answer was not a valid label")
-            w.writerow([r["id"], *[pred.get(x) or "" for x in fields], method, error or ""])
+            if not error and min_confidence is not None and (conf is None or conf < min_confidence):
+                error, pred, low = "low confidence", {}, low + 1  # abstain: never a guess below the threshold
+            answered = f"{method}:{got['answered_by']}" if "answered_by" in got else method
+            w.writerow([r["id"], *[pred.get(x) or "" for x in fields], answered,
+                        "" if conf is None else f"{conf:.4f}", error or ""])
     partial.unlink()
     return {
         "rows": len(rows),
-        "classified": sum("text" in r for r in rows),
+        "classified": sum("text" in r for r in rows) - low,
         "refused": sum("error" in r for r in rows),
+        "low_confidence": low,
     }
 
 
@@ -100,6 +111,9 @@ def run_key(params: Params, path: str, task: str, method: str) -> str:
                 "models": [params.model_entry(m) for m in sorted({params.model, params.base_model})],
                 "claude": params.claude, "finetune": params.finetune, "finetune_head": params.finetune_head}
     h = hashlib.sha256(Path(path).read_bytes() + f"\0{task}\0{method}\0".encode())
+    if params.method(method).type == "cascade" and paths.cascade(task).exists():  # its parts and its threshold
+        chosen = json.loads(paths.cascade(task).read_text())
+        settings |= {"cascade": chosen, "parts": [params.method(chosen[k]) for k in ("cheap", "strong")]}
     h.update(json.dumps(settings, sort_keys=True, default=dataclasses.asdict).encode())
     if paths.BASE_MODEL.exists():
         h.update(content_hash(paths.BASE_MODEL).encode())

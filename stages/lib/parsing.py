@@ -63,3 +63,13 @@ def structured_labels(text: str, fields: list[str], labels: dict[str, list[str]]
         return {f: obj.get(f) if obj.get(f) in labels[f] else None for f in fields}
     except (json.JSONDecodeError, AttributeError):
         return {f: None for f in fields}
+
+
+def stated_confidence(text: str, key: str) -> float | None:
+    """The confidence an API model stated in its structured answer, as a fraction (0-100 -> 0-1); None where it
+    is missing, not an integer or out of range. A statement, not a probability: the report calibrates it first."""
+    try:
+        value = json.loads(text).get(key)
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return value / 100 if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100 else None

@@ -95,6 +95,11 @@ def comparison(task: str) -> Path:
     return Path(f"metrics/compare/{task}.json")
 
 
+def cascade(task: str) -> Path:
+    """What the cascade chose on validation (its parts, threshold, escalated shares) and its paired verdicts."""
+    return Path(f"metrics/cascade/{task}.json")
+
+
 def curve_point(method: str, size: int) -> Path:
     return Path(f"metrics/curve/{method}/{size}.json")
 

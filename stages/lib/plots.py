@@ -157,3 +157,36 @@ def write_learning_curve(
     fig.tight_layout()
     fig.savefig(Path(out_dir) / "png" / "learning_curve.png", dpi=80)
     plt.close(fig)
+
+
+def write_reliability(out_dir: Path | str, rows: list[dict]) -> None:
+    """Per task, the reliability diagram of every method that gives confidences, from its test rows (which no
+    confidence was fitted on): DVC plot data per method (`reliability/<task>/<method>.json`) and one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for task in sorted({r["task"] for r in rows}):
+        curves = {r["method"]: read_json(paths.eval_details(task, r["method"])).get("calibration")
+                  for r in rows if r["task"] == task}
+        curves = {m: c for m, c in curves.items() if c}
+        if not curves:
+            continue
+        (Path(out_dir) / "reliability" / task).mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(6, 6))
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
+        for method, cal in sorted(curves.items()):
+            points = [{"method": method, **b} for b in cal["reliability"]]
+            write_json(Path(out_dir) / "reliability" / task / f"{method}.json", points)
+            ax.plot([p["confidence"] for p in points], [p["accuracy"] for p in points], marker="o",
+                    label=f"{method} ({', '.join(cal['confidence_kinds'])})")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("mean confidence in the bin (test rows)")
+        ax.set_ylabel("accuracy in the bin")
+        ax.set_title(f"reliability · {task}")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(Path(out_dir) / "png" / f"reliability_{task}.png", dpi=80)
+        plt.close(fig)

@@ -23,10 +23,15 @@ class Serial:
         return fn(records)
 
 
-def fit_predict_write(clf: Classifier, task: str, method: str, splits: list[str], parallel=None) -> None:
+def fit_predict_write(clf: Classifier, task: str, method: str, splits: list[str], parallel=None,
+                      val_rows: int | None = None) -> None:
+    """`val_rows`: predict only the first that many validation rows (the split is already in seeded random order;
+    `evaluate.val_rows`: where confidences are recalibrated and thresholds chosen); None: all of them."""
     parallel = parallel or Serial()
     data = task_data(task, splits)
     clf.fit(data["train"], data["val"])
+    if val_rows is not None and "val" in splits:  # fitted on the whole split, predicted on its first rows
+        data = {**data, "val": data["val"][:val_rows]}
     plan_run(clf, [r for split in splits for r in data[split]])  # one estimate and budget for every split
     for split in splits:
         with Timer() as t:

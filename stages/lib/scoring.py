@@ -7,6 +7,7 @@ import statistics
 
 import numpy as np
 
+from stages.lib.calibration import calibration
 from stages.lib.intervals import encode, f1_per_resample, holm, interval, mcnemar_exact, resamples
 
 INVALID = "<invalid>"
@@ -58,9 +59,11 @@ def exact_match(predictions: list[dict], fields: list[str]) -> np.ndarray:
 
 
 def score_predictions(predictions: list[dict], labels: dict[str, list[str]], meta: dict, bootstrap: int,
-                      confidence: float, seed: int) -> tuple[dict, dict, dict]:
+                      confidence: float, seed: int, val_predictions: list[dict] | None = None,
+                      recalibration: str = "temperature", target_accuracy: float = 0.9) -> tuple[dict, dict, dict]:
     """(headline, details, timings). Headline: exact-match accuracy over all fields, macro/weighted F1 averaged
-    over fields, each with a seeded bootstrap interval (the same resampled rows for every figure), invalid rate,
+    over fields, each with a seeded bootstrap interval (the same resampled rows for every figure), the calibration
+    of the method's confidences where it gives them (`calibration`), invalid rate,
     training rows, and, for API methods, dollars per million from the API's usage fields. Details: per field and
     per class. Timings: speed and tokens, which change on every run and so stay out of the headline."""
     fields, n = list(labels), len(predictions)
@@ -80,6 +83,11 @@ def score_predictions(predictions: list[dict], labels: dict[str, list[str]], met
             float(v[0]),
             dict(zip(("low", "high"), interval(v, confidence), strict=True)),
         )
+    details = {"fields": details}
+    val = None if val_predictions is None else (val_predictions, exact_match(val_predictions, fields))
+    if scored := calibration(predictions, fields, exact, idx, confidence, seed, val, recalibration, target_accuracy):
+        headline |= scored[0]
+        details["calibration"] = scored[1]
     headline["truncated_rows"] = sum(bool(p.get("truncated")) for p in predictions)
     headline["invalid_rate"] = sum(p["pred"] is None or any(v is None for v in p["pred"].values())
                                    for p in predictions) / n
@@ -99,7 +107,7 @@ def score_predictions(predictions: list[dict], labels: dict[str, list[str]], met
     }
     if meta.get("adapter"):  # a fine-tuned model: the precision of the base it was trained and scored on
         timings["recipe"] = "QLoRA 4-bit" if meta.get("base_precision") == "nf4" else "LoRA fp32"
-    return headline, {"fields": details}, timings
+    return headline, details, timings
 
 
 def correct_rows(predictions: list[dict], fields: list[str]) -> dict:

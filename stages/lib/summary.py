@@ -72,8 +72,12 @@ def collect(tasks: list[str], methods: list[str]) -> list[dict]:
     for task in tasks:
         for method in methods:
             if paths.eval_metrics(task, method).exists():
+                details = paths.eval_details(task, method)
+                kinds = ((read_json(details).get("calibration") or {}).get("confidence_kinds")
+                         if details.exists() else None)
                 rows.append({"task": task, "method": method, **read_json(paths.eval_metrics(task, method)),
-                             **read_json(paths.eval_timings(task, method))})
+                             **read_json(paths.eval_timings(task, method)),
+                             **({"confidence_kinds": kinds} if kinds else {})})
     return rows
 
 
@@ -116,6 +120,81 @@ def render_seeds(rows: list[dict], against: str = "baseline") -> str:
             "use the first seed):\n\n"
             + tabulate(table, headers=["task", "method", "seeds", "first seed [CI]", "mean", "sd", "range",
                                        f"mean − {against}"], tablefmt="github", disable_numparse=True))
+
+
+def render_calibration(rows: list[dict], image_dir: str | None = None) -> str:
+    """How far each method's confidence can be trusted, on test rows: ECE (as given, and recalibrated on validation)
+    and Brier with intervals, the accuracy when only the most confident share of rows is answered (the risk-coverage
+    curve), and the share of test rows answered at the threshold that reached the target accuracy on validation."""
+    def ci(r, key, fmt="{:.3f}", ci_key=None):
+        if r.get(key) is None:
+            return "—"
+        c = r[ci_key or f"{key}_ci"]
+        return f"{fmt.format(r[key])} [{fmt.format(c['low'])}–{fmt.format(c['high'])}]"
+
+    table, target = [], None
+    for r in rows:
+        if "ece" not in r:
+            continue
+        target = r.get("target_accuracy", target)
+        at, at_ci = r["accuracy_at_coverage"], r["accuracy_at_coverage_ci"]
+        abstain = ("not reached on validation" if "target_accuracy" in r and "coverage_at_target" not in r else
+                   "—" if "coverage_at_target" not in r else
+                   ci(r, "coverage_at_target", "{:.0%}") + (f", accuracy {r['accuracy_at_target']:.1%}"
+                                                             if "accuracy_at_target" in r else ""))
+        table.append([r["task"], r["method"], ", ".join(r.get("confidence_kinds") or []) or "—", ci(r, "ece"),
+                      ci(r, "ece_recalibrated"), ci(r, "brier_recalibrated") if "brier_recalibrated" in r
+                      else ci(r, "brier")]
+                     + [f"{at[k]:.1%} [{at_ci[k]['low']:.1%}–{at_ci[k]['high']:.1%}]" for k in ("50", "80", "90")]
+                     + [abstain])
+    if not table:
+        return ""
+    return ("**How far each confidence can be trusted** (test rows; recalibration and thresholds fitted on validation "
+            "rows only): calibration error (ECE, 10 equal-width bins) of each row's confidence in its whole answer, "
+            "as the method gives it and recalibrated; Brier score (recalibrated where possible); accuracy when only "
+            "the most confident 50%, 80% and 90% of rows are answered; and the share of test rows answered at the "
+            f"threshold that reached {target or 0:.0%} accuracy on validation (the rest go to a person). Confidence: "
+            "`exact` (the decoder's whole label distribution), `path` (the chosen label's probability under the "
+            "constrained decoder), `softmax` (the head), `calibrated` (TF-IDF, Platt-scaled by cross-validation on "
+            "train), `stated` (an API model's own 0–100, not a probability):\n\n"
+            + tabulate(table, headers=["task", "method", "confidence", "ECE [CI]", "ECE recalibrated [CI]",
+                                       "Brier [CI]", "acc @50% [CI]", "acc @80% [CI]", "acc @90% [CI]",
+                                       "answered at target [CI]"], tablefmt="github", disable_numparse=True)
+            + ("" if image_dir is None else "\n\n" + " ".join(  # the reliability diagrams (plots.write_reliability)
+                f"![reliability {t}]({image_dir}/reliability_{t}.png)" for t in dict.fromkeys(r[0] for r in table))))
+
+
+def render_cascade(rows: list[dict], tasks: list[str], method: str = "cascade") -> str:
+    """Per task, what the cascade is and buys: its parts, the threshold chosen on validation, the escalated share
+    of test rows, accuracy and $ per million against each part, and the paired verdict against each."""
+    by_key = {(r["task"], r["method"]): r for r in rows}
+    lines = []
+    for task in tasks:
+        if not paths.cascade(task).exists() or (task, method) not in by_key:
+            continue
+        c = read_json(paths.cascade(task))
+
+        def figure(m, task=task):
+            r = by_key.get((task, m)) or {}
+            cost = r.get("cost_per_million")
+            return (f"{r['accuracy']:.1%}" if "accuracy" in r else "—") + (f" at ${cost:,.2f}/1M" if cost else "")
+
+        how = (f"reduces to {c['reduces_to']}: it " + ("dominates on validation (at least as accurate, no dearer)"
+                                                          if c["why"] == "dominates on validation" else
+                                                          f"is all that is left ({c['why']})")
+               if c["reduces_to"] else
+               f"threshold {c['threshold']:.3g}, chosen on {c['val_rows']} validation rows ({c['rule']})")
+        verdicts = "; ".join(f"vs {m} {v['difference'] * 100:+.1f} pts, Holm p={v['mcnemar_p_holm']:.3g}"
+                             + (" (distinguishable)" if v["distinguishable"] else "")
+                             for m, v in c["against"].items())
+        lines.append(f"- **{task}**: {c['cheap']} → {c['strong']}: {how}; escalates {c['escalated_test']:.0%} of "
+                     f"test rows. Cascade {figure(method)}; {c['cheap']} {figure(c['cheap'])}; {c['strong']} "
+                     f"{figure(c['strong'])}. Paired on test: {verdicts}.")
+    if not lines:
+        return ""
+    return ("**Both, at a threshold: the cascade.** The cheap method answers and rows under the threshold go to the "
+            "strong one; the threshold is chosen on validation rows and applied unchanged to test (accuracy, $ per "
+            "million classifications):\n\n" + "\n".join(lines))
 
 
 def comparisons(tasks: list[str]) -> list[str]:

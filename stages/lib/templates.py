@@ -50,12 +50,22 @@ def with_examples(prompt: dict, examples: list[dict]) -> dict:
     return {**prompt, "system": system, "examples": examples}
 
 
-def answer_schema(fields: list[str], labels: dict[str, list[str]]) -> dict:
-    return {"type": "object", "properties": {f: {"type": "string", "enum": labels[f]} for f in fields},
-            "required": list(fields), "additionalProperties": False}
+STATED = "confidence"  # the stated-confidence key of an API answer (0-100): no token probabilities exist there
+STATED_SCHEMA = {"type": "integer", "description": "How sure you are that every label above is right, from 0 to 100"}
 
 
-def answer_budget(fields: list[str], labels: dict[str, list[str]]) -> int:
+def answer_schema(fields: list[str], labels: dict[str, list[str]], stated_confidence: bool = False) -> dict:
+    """The answer's JSON schema: one enum per field, and with `stated_confidence` an integer the model states (a
+    name that is never a label field's, since the fields come first and a clash is refused)."""
+    props = {f: {"type": "string", "enum": labels[f]} for f in fields}
+    if stated_confidence:
+        if STATED in props:
+            raise ValueError(f"a label field is called {STATED!r}: it cannot also carry the stated confidence")
+        props[STATED] = STATED_SCHEMA
+    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+
+
+def answer_budget(fields: list[str], labels: dict[str, list[str]], stated_confidence: bool = False) -> int:
     """Output tokens the longest allowed answer can take: its JSON at a generous 2 characters per token."""
-    longest = json.dumps({f: max(labels[f], key=len) for f in fields}, ensure_ascii=False)
-    return len(longest) // 2 + 16
+    longest = {f: max(labels[f], key=len) for f in fields} | ({STATED: 100} if stated_confidence else {})
+    return len(json.dumps(longest, ensure_ascii=False)) // 2 + 16

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -128,6 +129,12 @@ def follow_forced(node: Node) -> tuple[Node, list[int]]:
     return node, forced
 
 
+def decided_at_first_branch(root: Node) -> bool:
+    """Whether every token allowed at the trie's first choice leads, by forced tokens only, to one label: then the
+    renormalised scores of that one choice are the exact distribution over every label."""
+    return root.label is None and all(follow_forced(child)[0].label is not None for child in root.children.values())
+
+
 # -- the backend -----------------------------------------------------------------------------------------------
 
 class LocalLM:
@@ -202,9 +209,10 @@ class LocalLM:
             start = time.perf_counter()
             out = self._classify_batch(prefix, len(prefix_ids), [suffixes[i] for i in idx], tries, fields)
             per = (time.perf_counter() - start) / len(idx)
-            for i, (pred, answer_ids) in zip(idx, out, strict=True):
+            for i, (pred, answer_ids, confidence) in zip(idx, out, strict=True):
                 results[i] = {
                     "pred": pred,
+                    **confidence,
                     "raw": opening + self.tokenizer.decode(answer_ids, skip_special_tokens=True),
                     "input_tokens": len(prefix_ids) + len(suffixes[i]) - len(opening_ids),
                     "output_tokens": len(opening_ids) + len(answer_ids),
@@ -241,6 +249,12 @@ class LocalLM:
         chosen: list[list[int]] = [[] for _ in range(n)]
         preds: list[dict] = [{} for _ in range(n)]
         active = list(range(n))  # rows of the cache, in sample order
+        # Each field's confidence: the product, over the branches its answer took, of the chosen token's probability
+        # renormalised over the allowed ones (forced tokens: 1), i.e. the label's probability under the constrained
+        # decoder. Where the first branch decides the label (`exact`), that branch is the whole distribution.
+        exact = len(fields) == 1 and decided_at_first_branch(tries[0])
+        path_logp, confidence = [0.0] * n, [{} for _ in range(n)]
+        dist: list[dict | None] = [None] * n
         pending = [list(s) for s in suffixes]  # tokens each active sample still has to run
 
         while active:
@@ -248,13 +262,21 @@ class LocalLM:
             keep_rows, next_active = [], []
             for row, i in enumerate(active):
                 options = list(node[i].children)
-                t = options[int(torch.argmax(self.option_scores(hidden[row], options)))]
+                logp = torch.log_softmax(self.option_scores(hidden[row], options), -1)
+                best = int(torch.argmax(logp))
+                t = options[best]
+                path_logp[i] += float(logp[best])
+                if exact and field_idx[i] == 0 and node[i] is tries[0]:  # the first branch decides the label
+                    dist[i] = {follow_forced(node[i].children[o])[0].label: float(lp.exp())
+                               for o, lp in zip(options, logp, strict=True)}
                 nd, forced = follow_forced(node[i].children[t])
                 step = [t] + forced
                 chosen[i] += step
                 pending[i] = step
                 while nd.label is not None:  # a field is complete
                     preds[i][fields[field_idx[i]]] = nd.label
+                    confidence[i][fields[field_idx[i]]] = math.exp(path_logp[i])
+                    path_logp[i] = 0.0
                     field_idx[i] += 1
                     if field_idx[i] == len(fields):
                         break
@@ -269,7 +291,9 @@ class LocalLM:
                 cache.batch_select_indices(torch.tensor(keep_rows))
                 mask, pos = mask[keep_rows], pos[keep_rows]
             active = next_active
-        return [(preds[i], [t for t in chosen[i] if t != self.end_id]) for i in range(n)]
+        return [(preds[i], [t for t in chosen[i] if t != self.end_id],
+                 {"confidence": confidence[i], "confidence_kind": "exact" if exact else "path",
+                  **({"probs": {fields[0]: dist[i]}} if exact else {})}) for i in range(n)]
 
     def _feed(self, cache, mask, pos, seqs: list[list[int]], prefix=None):
         """Run each row's tokens (right-padded) on top of the shared prefix and the rows' cache; return each row's

@@ -88,5 +88,8 @@ class HeadClassifier(Classifier):
             pred = {f: self.head["labels"][f][best[f]] for f in self.fields}
             out.append(prediction(r, pred, raw=json.dumps(pred, ensure_ascii=False), latency_s=per, input_tokens=n,
                                   output_tokens=0, confidence={f: float(p[f][best[f]]) for f in self.fields},
+                                  confidence_kind="softmax",
+                                  probs={f: dict(zip(self.head["labels"][f], p[f].tolist(), strict=True))
+                                         for f in self.fields},
                                   **({"truncated": True} if c else {})))
         return out

@@ -1,13 +1,20 @@
 """TF-IDF + linear SVM: the classical baseline every LLM method has to beat. One SVM per label field, over one
-shared vectoriser (it depends on the texts only, not on the labels)."""
+shared vectoriser (it depends on the texts only, not on the labels). An SVM gives margins, not probabilities: each
+label's confidence comes from the same SVM calibrated on the training split by cross-validation (Platt scaling,
+`CalibratedClassifierCV`); the label itself stays the SVM's."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score
 from sklearn.svm import LinearSVC
 
 from stages.lib.methods.base import Classifier, Timer, prediction
+
+CALIBRATION_FOLDS = 3  # stratified folds of the training split for Platt scaling
 
 
 class TfidfClassifier(Classifier):
@@ -32,7 +39,7 @@ class TfidfClassifier(Classifier):
         search = None
         if self.search_rows and len(train) > self.search_rows:
             search = np.sort(np.random.default_rng(self.seed).choice(len(train), self.search_rows, replace=False))
-        self.models_, self.chosen_C_ = {}, {}
+        self.models_, self.chosen_C_, self.calibrated_ = {}, {}, {}
         for f in self.fields:
             y, yv = np.array([r["labels"][f] for r in train]), [r["labels"][f] for r in val]
             if len(set(y)) < 2:  # nothing to learn: always the one class
@@ -44,6 +51,22 @@ class TfidfClassifier(Classifier):
             best = max(self.C, key=lambda C: (scores[C], -C))
             model = fitted[best] if search is None else LinearSVC(C=best, random_state=self.seed).fit(X, y)
             self.models_[f], self.chosen_C_[f] = model, best
+            self.calibrated_[f] = self._calibrated(X, y, best)
+
+    def _calibrated(self, X, y, C: float):
+        """The SVM at `C` Platt-scaled over stratified folds of the training rows (a class rarer than the folds is
+        absent from some folds' fits, which scikit-learn allows for explicit splits); None where even that cannot be
+        fitted (a fold with one class): that field then gives no confidence."""
+        from sklearn.model_selection import StratifiedKFold
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+            splits = list(StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=self.seed).split(X, y))
+            try:
+                return CalibratedClassifierCV(LinearSVC(C=C, random_state=self.seed), method="sigmoid",
+                                              cv=splits).fit(X, y)
+            except ValueError:
+                return None
 
     def describe(self) -> dict:
         return {"model": "tfidf+linear_svc", "ngram_max": self.ngram_max, "chosen_C": self.chosen_C_,
@@ -54,9 +77,24 @@ class TfidfClassifier(Classifier):
             X = self.vectorizer_.transform([r["text"] for r in records])
             cols = {f: (m.predict(X) if not isinstance(m, str) else [m] * len(records))
                     for f, m in self.models_.items()}
+            conf = {f: self._confidence(f, X, cols[f]) for f in self.fields}
         per = t.seconds / max(len(records), 1)
         out = []
         for i, r in enumerate(records):
             pred = {f: str(cols[f][i]) for f in self.fields}
-            out.append(prediction(r, pred, raw=" | ".join(pred.values()), latency_s=per))
+            out.append(prediction(r, pred, raw=" | ".join(pred.values()), latency_s=per,
+                                  confidence={f: None if conf[f][i] is None else float(conf[f][i])
+                                              for f in self.fields},
+                                  confidence_kind="calibrated"))
         return out
+
+    def _confidence(self, field: str, X, labels) -> np.ndarray | list[None]:
+        """The calibrated probability of each row's SVM label (1 where the field has one class; None where it could
+        not be calibrated)."""
+        if field not in self.calibrated_:
+            return np.ones(X.shape[0])
+        cal = self.calibrated_[field]
+        if cal is None:
+            return [None] * X.shape[0]
+        column = {c: j for j, c in enumerate(cal.classes_)}
+        return cal.predict_proba(X)[np.arange(X.shape[0]), [column[y] for y in labels]]

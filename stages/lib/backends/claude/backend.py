@@ -16,9 +16,9 @@ from stages.lib.backends.claude.pool import send_concurrently
 from stages.lib.backends.claude.pricing import BudgetExceeded, cost, estimate
 from stages.lib.config import Params
 from stages.lib.errors import PipelineError
-from stages.lib.parsing import structured_labels
+from stages.lib.parsing import stated_confidence, structured_labels
 from stages.lib.paths import user_cache
-from stages.lib.templates import answer_budget, answer_schema, with_prefixes
+from stages.lib.templates import STATED, answer_budget, answer_schema, with_prefixes
 from stages.lib.truncation import CHARS_PER_TOKEN, truncate_chars
 
 # Tokens kept free when a text is cut by characters (Claude's tokenizer is not at hand). Not a knob: a margin for the
@@ -196,11 +196,14 @@ class ClaudeBackend:
         if not self.info.capabilities.structured_outputs.supported:
             raise ModelRefused(f"models.{self.key}: {self.model_id} does not support structured outputs; "
                                "use mode: generate")
-        schema, budget = answer_schema(fields, labels), self.max_tokens or answer_budget(fields, labels)
+        schema = answer_schema(fields, labels, stated_confidence=True)
+        budget = self.max_tokens or answer_budget(fields, labels, stated_confidence=True)
         reqs = [self.request(system, prefix + t, schema, budget) for prefix, t in with_prefixes(texts, user_prefixes)]
         answers = self._answers(self._run(reqs))
         for a in answers:  # not the schema's object (or a refusal): invalid, never guessed
             a["pred"] = structured_labels(a["raw"], fields, labels)
+            if (stated := stated_confidence(a["raw"], STATED)) is not None:
+                a["stated_confidence"], a["confidence_kind"] = stated, "stated"
         return answers
 
     def generate(self, system, texts, user_prefixes=None, max_new_tokens=None):
