@@ -14,6 +14,7 @@ FIGURES = [  # a dotted key reads inside a figure: accuracy_at_coverage.80 is ac
     ("accuracy", "accuracy", "{:.1%}"),
     ("ece", "ECE", "{:.3f}"),
     ("accuracy_at_coverage.80", "acc @80% most confident", "{:.1%}"),
+    ("coverage_at_target", "answered at target acc.", "{:.0%}"),
     ("macro_f1", "macro-F1", "{:.3f}"),
     ("invalid_rate", "invalid", "{:.1%}"),
     ("cost_per_million", "$ / 1M", "{:,.2f}"),

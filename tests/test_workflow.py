@@ -51,12 +51,18 @@ def test_workflow_comment_flags_changes_outside_the_base_interval(tmp_path):
     (tmp_path / "params.yaml").write_text("lr: 0.2\n")
     (tmp_path / "metrics/eval/balanced/finetuned.json").write_text(json.dumps(headline(0.75, 0.65, 0.85)))  # outside
     (tmp_path / "metrics/eval/balanced/zero_shot.json").write_text(json.dumps(headline(0.55, 0.45, 0.65)))  # inside
+    calibrated = {**headline(0.5, 0.4, 0.6), "ece": 0.21, "ece_ci": {"low": 0.15, "high": 0.3},
+                  "accuracy_at_coverage": {"80": 0.62}, "accuracy_at_coverage_ci": {"80": {"low": 0.5, "high": 0.7}},
+                  "coverage_at_target": 0.35}
+    (tmp_path / "metrics/eval/imbalanced/baseline.json").write_text(json.dumps(calibrated))  # new figures
     run("git commit -qam change")
     out = run(f"BASE=base; {script}").stdout
     comment = (tmp_path / "comment.md").read_text()
     assert "| lr" in out and "1 row(s) with a change outside" in comment
     assert "| balanced | finetuned | 500 | 50.0% → **75.0%** ⚠" in comment
     assert "| balanced | zero_shot | 500 | 50.0% → **55.0%** |" in comment
+    assert "| ECE | acc @80% most confident | answered at target acc. |" in comment
+    assert "| imbalanced | baseline | 500 | 50.0% | 0.210 | 62.0% | 35% |" in comment  # beside accuracy
     assert len(comment) < GITHUB_COMMENT_LIMIT / 4  # 20 rows: one comment, with room to spare
 
 
