@@ -12,12 +12,17 @@ TEXTS = ["Worker fell from a ladder and broke a leg.", "Finger caught in a press
 SYSTEM = "Classify the report."
 
 
+def naive_prompt(lm, fields, labels, text):
+    """The prompt's token ids up to the answer's first choice, and each field's answer segments."""
+    before, after = split_chat(lm.tokenizer, SYSTEM)
+    opening, segments = answer_segments(fields, labels)
+    return lm.encode(before) + lm.encode(text + after) + (lm.encode(opening) if opening else []), segments
+
+
 @torch.inference_mode()
 def naive_decode(lm, fields, labels, text):
     """No cache, no batch: rerun the whole sequence for every choice."""
-    before, after = split_chat(lm.tokenizer, SYSTEM)
-    opening, segments = answer_segments(fields, labels)
-    ids = lm.encode(before) + lm.encode(text + after) + (lm.encode(opening) if opening else [])
+    ids, segments = naive_prompt(lm, fields, labels, text)
     out = {}
     for f, seg in zip(fields, segments, strict=True):
         node = build_trie(lm.tokenizer, seg, lm.end_id if len(fields) == 1 else None)
@@ -145,9 +150,7 @@ def test_the_shared_prefix_attends_exactly_as_a_copy_per_row(tiny_lm):
 def naive_probability(lm, fields, labels, text, answer):
     """Brute force, no cache, no batch: the probability of `answer` (a label per field) under the constrained
     decoder, each field apart: at every branch of its trie, the taken token's softmax over the allowed ones."""
-    before, after = split_chat(lm.tokenizer, SYSTEM)
-    opening, segments = answer_segments(fields, labels)
-    ids = lm.encode(before) + lm.encode(text + after) + (lm.encode(opening) if opening else [])
+    ids, segments = naive_prompt(lm, fields, labels, text)
     out = {}
     for f, seg in zip(fields, segments, strict=True):
         node = build_trie(lm.tokenizer, seg, lm.end_id if len(fields) == 1 else None)
