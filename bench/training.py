@@ -3,7 +3,8 @@ model, same samples, one run.
 
 TRL defaults as measured in the issue: LoRA r=16 on all linear layers, batch 8, loss on the whole sequence,
 SmolLM2's default system prompt in every sample (messages format), TRL's default learning rate and gradient
-checkpointing; fp32 (TRL's default bf16 autocast is many times slower on this CPU).
+checkpointing; fp32, as this recipe's generative CPU profile (TRL's default bf16 autocast is many times slower
+on a CPU without native bf16; the head row uses `finetune_head.cpu_autocast`).
 The generative models are then scored on the same test samples with the same constrained decoder; the head
 model by its own forward pass (no decoding).
 
@@ -35,7 +36,7 @@ from stages.lib.backends import local as local_lm
 from stages.lib.config import load_params
 from stages.lib.files import read_json, read_jsonl
 from stages.lib.finetuning.generative import build_trainer
-from stages.lib.finetuning.model import compute_dtype, device
+from stages.lib.finetuning.model import autocast, compute_dtype, device
 from stages.lib.templates import answer_text
 
 
@@ -56,7 +57,7 @@ def trl_defaults(train, base, out, epochs, seed):
     )
     args = SFTConfig(output_dir=out, num_train_epochs=epochs, per_device_train_batch_size=8, use_cpu=True,
                      report_to="none", save_strategy="no", seed=seed, completion_only_loss=False, logging_steps=50,
-                     bf16=False)  # TRL turns bf16 autocast on by default; on this CPU that is far slower than fp32
+                     bf16=False)  # TRL turns bf16 autocast on by default; fp32 as the generative recipe
     trainer = SFTTrainer(
         model=model,
         args=args,
@@ -89,7 +90,7 @@ def head(train, val, labels, base, out, epochs, seed, cfg):
     seconds = time.perf_counter() - start
     model = trainer.model.merge_and_unload().eval()
     return HeadClassifier(model, trainer.processing_class, trainer.head, cfg.max_length, 16, seconds, len(train),
-                          progress=False), seconds
+                          progress=False, autocast=autocast(cfg, device(cfg))), seconds
 
 
 def score(model, tok, system, test, fields, labels) -> tuple[float, float]:

@@ -27,9 +27,12 @@ def build_classifier(params: Params, task: str, method: str, adapter: Path | Non
     training = training or read_json(paths.head_train_metrics(task))
     # a QLoRA head is scored on the 4-bit base it was trained on
     model, tokenizer, head = load(str(paths.BASE_MODEL), adapter, training.get("compute_dtype"))
-    info = {"model": params.base_model, "adapter": str(adapter), "base_precision": training["base_precision"]}
+    autocast = training.get("autocast")  # scored in the precision it trained in
+    info = {"model": params.base_model, "adapter": str(adapter), "base_precision": training["base_precision"],
+            "autocast": autocast}
     return HeadClassifier(model, tokenizer, head, max_length=training["max_input_tokens"], batch_size=cfg.batch_size,
-                          fit_seconds=training["train_seconds"], train_rows=training["train_samples"], info=info)
+                          fit_seconds=training["train_seconds"], train_rows=training["train_samples"], info=info,
+                          autocast=autocast)
 
 
 def main() -> None:

@@ -14,7 +14,8 @@ from stages.lib.methods.llm import PromptClassifier
 from tests.conftest import record
 
 CFG = Finetune(
-    device="cpu", quantize_4bit=False, compute_dtype={"cpu": "float32"}, system="Classify.", r=4, alpha=8, dropout=0.0,
+    device="cpu", quantize_4bit=False, compute_dtype={"cpu": "float32"}, cpu_autocast=False, system="Classify.", r=4,
+    alpha=8, dropout=0.0,
     target_modules=["q_proj", "v_proj"], top_layers=1, learning_rate=1e-3, scheduler="constant", warmup_steps=0,
     epochs=1, batch_size=2, gradient_accumulation_steps=1, gradient_checkpointing=False, max_length=128,
     eval_strategy="epoch", eval_steps=None, logging_steps=1, patience=2, max_train_samples=None,

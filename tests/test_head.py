@@ -13,7 +13,7 @@ from stages.lib.methods.head_classifier import HeadClassifier, load
 from tests.conftest import record
 
 CFG = FinetuneHead(
-    device="cpu", quantize_4bit=False, compute_dtype={"cpu": "float32"}, r=4, alpha=8, dropout=0.0,
+    device="cpu", quantize_4bit=False, compute_dtype={"cpu": "float32"}, cpu_autocast=False, r=4, alpha=8, dropout=0.0,
     target_modules=["q_proj", "v_proj"], top_layers=1, learning_rate=1e-2, scheduler="constant", warmup_steps=0,
     epochs=2, batch_size=4, gradient_accumulation_steps=1, gradient_checkpointing=False, max_length=32,
     eval_strategy="epoch", eval_steps=None, logging_steps=1, patience=2, max_train_samples=None,
@@ -117,3 +117,25 @@ def test_a_label_outside_the_label_space_is_ignored_by_the_loss_not_an_error():
     expected = (torch.nn.functional.cross_entropy(logits[:, :2], labels[:, 0])
                 + torch.nn.functional.cross_entropy(logits[1:, z], labels[1:, 1]))
     assert float(head_loss(logits, labels, head, None)) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_cpu_autocast_trains_in_bf16_and_the_head_scores_as_it_trained(tiny_model_dir, tmp_path):
+    """`cpu_autocast`: Trainer's bf16 autocast on the CPU (fp32 weights), recorded with the run, and the classifier
+    computes its logits the same way: its probabilities are the softmax of bf16-autocast logits, not fp32 ones."""
+    cfg = replace(CFG, cpu_autocast=True, max_steps=2, eval_strategy="no")
+    assert build_trainer(cfg, TRAIN, VAL, LABELS, str(tiny_model_dir), str(tmp_path / "o"), seed=0).args.bf16
+    assert not build_trainer(CFG, TRAIN, VAL, LABELS, str(tiny_model_dir), str(tmp_path / "o"), seed=0).args.bf16
+    metrics = train(cfg, TRAIN, VAL, LABELS, str(tiny_model_dir), tmp_path / "adapter", tmp_path / "ckpt", seed=0)
+    assert metrics["autocast"] == "bfloat16" and metrics["train_loss"] is not None
+    model, tok, head = load(str(tiny_model_dir), tmp_path / "adapter")
+    clf = HeadClassifier(model, tok, head, max_length=CFG.max_length, batch_size=1, fit_seconds=1.0, train_rows=8,
+                         autocast=metrics["autocast"])
+    for r, p in zip(TRAIN[:3], clf.predict(TRAIN[:3]), strict=True):
+        ids = torch.tensor([tok.encode(r["text"], add_special_tokens=False)])
+        with torch.no_grad():
+            fp32 = model(input_ids=ids).logits[0].float()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                bf16 = model(input_ids=ids).logits[0].float()
+        assert not torch.allclose(fp32, bf16, atol=1e-6)  # the two precisions are told apart
+        for f, part in field_slices(head).items():
+            assert p["probs"][f][p["pred"][f]] == pytest.approx(float(torch.softmax(bf16[part], -1).max()), abs=1e-6)

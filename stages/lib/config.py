@@ -82,6 +82,9 @@ class Recipe:
     quantize_4bit: bool = doc("QLoRA: a 4-bit NF4 base with double quantisation (bitsandbytes), on either device")
     compute_dtype: dict[str, str] = doc("QLoRA: the 4-bit base's compute dtype per device (float32, bfloat16, "
                                         "float16)")
+    cpu_autocast: bool = doc("fp32 LoRA on a CPU: compute in bf16 autocast (weights and optimizer state stay fp32), "
+                             "as a GPU with bf16 always does; the head also scores so (the generative adapter is "
+                             "scored by the fp32 decoder)")
     r: int = doc("LoRA rank")
     alpha: int = doc("LoRA alpha")
     dropout: float = doc("LoRA dropout")

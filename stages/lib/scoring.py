@@ -106,7 +106,8 @@ def score_predictions(predictions: list[dict], labels: dict[str, list[str]], met
         "predict_seconds": seconds,
     }
     if meta.get("adapter"):  # a fine-tuned model: the precision of the base it was trained and scored on
-        timings["recipe"] = "QLoRA 4-bit" if meta.get("base_precision") == "nf4" else "LoRA fp32"
+        timings["recipe"] = ("QLoRA 4-bit" if meta.get("base_precision") == "nf4"
+                             else "LoRA fp32, bf16 autocast" if meta.get("autocast") else "LoRA fp32")
     return headline, details, timings
 
 

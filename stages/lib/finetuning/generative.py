@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stages.lib.config import Finetune
-from stages.lib.finetuning.model import device, load_base, lora_config, precision
+from stages.lib.finetuning.model import autocast, device, load_base, lora_config, precision
 from stages.lib.finetuning.rows import conversation, input_budget
 from stages.lib.finetuning.training import arguments, callbacks, checkpoint_dir, fit
 
@@ -57,5 +57,6 @@ def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], base: str
         "train_tokens_per_s": n_tokens * epochs / seconds if seconds else None,
         "device": device(cfg),
         "base_precision": precision(cfg),
+        "autocast": autocast(cfg, device(cfg)),
         **({"compute_dtype": cfg.compute_dtype[device(cfg)]} if cfg.quantize_4bit else {}),
     }

@@ -15,7 +15,7 @@ import torch
 from transformers import Trainer
 
 from stages.lib.config import FinetuneHead
-from stages.lib.finetuning.model import device, load_base, lora_config, precision
+from stages.lib.finetuning.model import autocast, device, load_base, lora_config, precision
 from stages.lib.finetuning.training import arguments, callbacks, checkpoint_dir, fit
 from stages.lib.head_layout import FILE, field_slices, layout
 
@@ -144,6 +144,7 @@ def train(cfg: FinetuneHead, train_rows: list[dict], val_rows: list[dict], label
         "train_tokens_per_s": n_tokens * epochs / seconds if seconds else None,
         "device": device(cfg),
         "base_precision": precision(cfg),
+        "autocast": autocast(cfg, device(cfg)),
         **({"compute_dtype": cfg.compute_dtype[device(cfg)]} if cfg.quantize_4bit else {}),
         "class_weight": cfg.class_weight,
     }

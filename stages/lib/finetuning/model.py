@@ -27,6 +27,13 @@ def compute_dtype(cfg: Recipe, dev: str) -> torch.dtype:
     return getattr(torch, cfg.compute_dtype[dev])
 
 
+def autocast(cfg: Recipe, dev: str) -> str | None:
+    """The dtype training computes in under autocast, or None (fp32, or the 4-bit base's own compute dtype)."""
+    if dev == "cuda" and torch.cuda.is_bf16_supported():
+        return "bfloat16"
+    return "bfloat16" if dev == "cpu" and cfg.cpu_autocast and not cfg.quantize_4bit else None
+
+
 def precision(cfg: Recipe) -> str:
     """The base model's precision as trained (and therefore as scored)."""
     return "nf4" if cfg.quantize_4bit else "float32"

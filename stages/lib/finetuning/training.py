@@ -12,6 +12,7 @@ from stages.lib.adapters import DEPRECATED_READ
 from stages.lib.config import Finetune
 from stages.lib.finetuning.callbacks import LogLastStep, TrainingClock, live_callback
 from stages.lib.finetuning.fingerprint import fingerprint
+from stages.lib.finetuning.model import autocast
 
 warnings.filterwarnings("ignore", message=DEPRECATED_READ, category=FutureWarning)  # TRL's and peft's, in training
 
@@ -49,7 +50,7 @@ def arguments(cfg: Finetune, dev: str, output_dir: str, seed: int, args_class, *
         logging_steps=cfg.logging_steps,
         seed=seed,
         data_seed=seed,
-        bf16=dev == "cuda" and torch.cuda.is_bf16_supported(),
+        bf16=autocast(cfg, dev) == "bfloat16",
         use_cpu=dev == "cpu",
         report_to="none",
         dataloader_num_workers=0,

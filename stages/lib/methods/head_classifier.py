@@ -3,6 +3,7 @@ per text, no decoding. Each field's label is the argmax of its own softmax, and 
 the prediction's `confidence[field]` (exact: the head's distribution over the field's labels)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -43,8 +44,9 @@ def load(base: str, adapter: str | Path, compute_dtype: str | None = None):
 
 class HeadClassifier(Classifier):
     def __init__(self, model, tokenizer, head: dict, max_length: int, batch_size: int, fit_seconds: float,
-                 train_rows: int, info: dict | None = None, progress: bool = True):
+                 train_rows: int, info: dict | None = None, progress: bool = True, autocast: str | None = None):
         self.model, self.tokenizer, self.head = model, tokenizer, head
+        self.autocast = autocast  # the dtype training computed in (`finetune_head.cpu_autocast`): scored alike
         self.fields = head["fields"]
         self.max_length, self.batch_size, self.info, self.progress = max_length, batch_size, info or {}, progress
         self.fit_seconds_, self.train_rows_ = fit_seconds, train_rows  # the training run's own figures
@@ -73,10 +75,16 @@ class HeadClassifier(Classifier):
             for row, i in enumerate(idx):
                 batch[row, : len(ids[i])] = torch.tensor(ids[i])
                 mask[row, : len(ids[i])] = 1
-            logits = self.model(input_ids=batch, attention_mask=mask).logits.float()
+            with self._autocast():
+                logits = self.model(input_ids=batch, attention_mask=mask).logits.float()
             for row, i in enumerate(idx):
                 out[i] = {f: torch.softmax(logits[row, part], -1) for f, part in field_slices(self.head).items()}
         return out, [len(x) for x in ids], cut
+
+    def _autocast(self):
+        if not self.autocast:
+            return contextlib.nullcontext()
+        return torch.autocast(self.model.device.type, dtype=getattr(torch, self.autocast))
 
     def predict(self, records):
         start = time.perf_counter()
