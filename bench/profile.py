@@ -53,7 +53,8 @@ def stage_names(repo: Path) -> list[str]:
 
 def import_seconds(repo: Path, name: str) -> float | None:
     """A fresh interpreter importing the stage's whole closure; the interpreter's own start is subtracted. None
-    for a stage group this checkout's layout test does not know (an earlier commit's)."""
+    for a stage group this checkout's layout test does not know, or whose closure (computed from this checkout)
+    the profiled commit does not have (an earlier commit's)."""
     sys.path.insert(0, str(ROOT))
     from tests.test_layout import STAGES, closure
 
@@ -68,7 +69,8 @@ def import_seconds(repo: Path, name: str) -> float | None:
             mods |= {f[:-3].replace("/", ".").removesuffix(".__init__") for f in files}
     code = "import importlib, time; t = time.perf_counter()\n" + "".join(
         f"importlib.import_module({m!r})\n" for m in sorted(mods)) + "print(time.perf_counter() - t)"
-    return float(sh([sys.executable, "-c", code], repo).stdout.strip())
+    proc = sh([sys.executable, "-c", code], repo, check=False)
+    return float(proc.stdout.strip()) if proc.returncode == 0 else None
 
 
 def main() -> None:
