@@ -12,6 +12,8 @@ import yaml
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.xdist_group("pipeline")  # one worker: the module's `repo` fixture is built once
+
 KEEP = ["dvc.yaml", "params.yaml", "README.md", "stages", "data/raw", "metrics/seeds", "metrics/cascade",
         ".dvc/config", ".dvcignore", ".gitignore"]
 
