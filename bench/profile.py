@@ -34,7 +34,9 @@ from pathlib import Path
 from tabulate import tabulate
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMING = ("seconds", "_per_s", "memory")  # measured again on every run: not a reproduced result
+# measured again on every run, not a reproduced result: times, rates, memory, and the cascade's cost per million
+# (each part's compute time, priced)
+TIMING = ("seconds", "_per_s", "memory", "cost_per_million")
 HEAD = ("finetune_head@", "finetuned_head@", "curve_finetuned_head@")  # the classification head's own stages
 
 
