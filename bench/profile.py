@@ -1,12 +1,16 @@
 """Benchmark: where a fresh `dvc repro` spends its time, stage by stage, and how much of it is start-up.
 
-Clones this checkout (committed files only) into a scratch directory, and there runs every stage in `dvc.yaml`
-order, one `dvc repro --single-item` each, timing each, with a per-user cache of its own (no checkpoint or
-response of an earlier run is reused). Then, per stage group:
+Clones this checkout (committed files only) into a scratch directory, and there runs one plain `dvc repro`, the
+README's command, with a per-user cache of its own (no checkpoint or response of an earlier run is reused). Its
+output is read as it comes: a stage's wall time runs from DVC's "Running stage" line to the next stage's line (so
+it holds the process start, the imports, the model load and DVC's hashing and lock writing after the command),
+and stages DVC skips (outputs committed to git and up to date, such as the learning curve's) are counted as
+skipped. Then, per stage group:
 - `import s`: seconds to import every module its command can import (its closure, lazy imports included, as
   tests/test_layout.py computes it), in a fresh interpreter: what a stage pays before its first row apart from
   loading a model;
-- `dvc s`: DVC's own cost of one `dvc repro --single-item` of an up-to-date stage (status, hashing, the lock).
+- `dvc s`: DVC's own cost of one `dvc repro --single-item` of an up-to-date stage (process start, status,
+  hashing): an upper bound on what DVC adds per stage inside one `dvc repro`.
 The start-up share is (import + dvc) / wall. Finally it checks that a second `dvc repro` has nothing to do, and
 whether the run's metrics equal the committed ones (`dvc metrics diff` against HEAD; timings, which every run
 measures anew, aside), what share the classification head's stages took of all the others, and what share the
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,6 +80,48 @@ def import_seconds(repo: Path, name: str) -> float | None:
     return float(proc.stdout.strip()) if proc.returncode == 0 else None
 
 
+RUNNING = re.compile(r"^Running stage '([^']+)':")
+SKIPPED = re.compile(r"^(?:Stage )?'([^']+)' (?:didn't change, skipping|is cached - skipping run)")
+
+
+def stage_times(lines) -> tuple[dict[str, float], list[str]]:
+    """(seconds, line) pairs of a `dvc repro`'s output -> each stage that ran and its seconds (from its "Running
+    stage" line to the next stage's line, or to the last line), and the stages DVC skipped."""
+    wall: dict[str, float] = {}
+    skipped: list[str] = []
+    current, since, now = None, 0.0, 0.0
+    for now, line in lines:
+        ran, skip = RUNNING.match(line), SKIPPED.match(line)
+        if not (ran or skip):
+            continue
+        if current:
+            wall[current] = now - since
+        current, since = (ran.group(1), now) if ran else (None, now)
+        if skip and not skip.group(1).endswith(".dvc"):  # a tracked file, not a stage
+            skipped.append(skip.group(1))
+    if current:
+        wall[current] = now - since
+    return wall, skipped
+
+
+def repro_times(repo: Path) -> tuple[dict[str, float], list[str]]:
+    """One plain `dvc repro` in `repo`, its output timed line by line as it comes (see `stage_times`); it fails
+    loudly with the output's tail."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(repo / ".profile-cache"), "PYTHONUNBUFFERED": "1"}
+    start, timed, tail = time.perf_counter(), [], []
+    with subprocess.Popen(["dvc", "repro"], cwd=repo, env=env, text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT) as proc:
+        for line in proc.stdout:
+            timed.append((time.perf_counter() - start, line))
+            tail = (tail + [line])[-60:]
+            if RUNNING.match(line):
+                print(f"{timed[-1][0]:7.0f}s {line.strip()}", file=sys.stderr, flush=True)
+        timed.append((time.perf_counter() - start, ""))  # the last stage ends with the output
+    if proc.returncode:
+        raise SystemExit(f"dvc repro failed in {repo}:\n{''.join(tail)}")
+    return stage_times(timed)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--keep", help="clone into this directory and keep it")
@@ -87,13 +134,8 @@ def main() -> None:
     if args.commit:
         sh(["git", "checkout", "-q", args.commit], work)
     head = sh(["git", "rev-parse", "--short", "HEAD"], work).stdout.strip()
-    wall: dict[str, float] = {}
     start_all = time.perf_counter()
-    for name in stage_names(work):
-        start = time.perf_counter()
-        sh(["dvc", "repro", "--single-item", name], work)
-        wall[name] = time.perf_counter() - start
-        print(f"{name}: {wall[name]:.1f}s", file=sys.stderr, flush=True)
+    wall, skipped = repro_times(work)
     total = time.perf_counter() - start_all
     second = sh(["dvc", "repro"], work).stdout
     noop = "Data and pipelines are up to date." in second
@@ -112,11 +154,14 @@ def main() -> None:
         t = time.perf_counter()
         sh(["dvc", "repro", "--single-item", names[0]], work)  # up to date: DVC's own cost
         dvc = time.perf_counter() - t
-        rows.append([group, len(names), seconds, seconds / total, imp, dvc,
+        rows.append([group, len(names), sum(n.split("@")[0] == group for n in skipped), seconds, seconds / total,
+                     imp, dvc,
                      min(1.0, ((imp or 0) + dvc) * len(names) / seconds) if seconds else None])
     head_s = sum(w for n, w in wall.items() if n.startswith(HEAD) or n.endswith("-finetuned_head"))
     print(f"fresh clone of {head}: {total:.0f} s in all; second dvc repro a no-op: {noop}; "
           f"metrics equal to the committed ones (timings aside): {not changed}")
+    print(f"{len(wall)} stages ran, {len(skipped)} were up to date and skipped"
+          + (f" ({', '.join(skipped)})" if skipped else ""))
     print(f"the classification head's stages: {head_s:.0f} s, {head_s / (total - head_s):.1%} of all the others' "
           f"{total - head_s:.0f} s")
     val_metas = (work / "data/predictions").glob("*/*.val.meta.json")
@@ -127,8 +172,8 @@ def main() -> None:
     print(f"confidence work: validation predictions {val_s:.0f} s + cascade stages and their evaluate "
           f"{cascade_s:.0f} s = {added:.0f} s, {added / (total - added):.1%} of everything else's "
           f"{total - added:.0f} s")
-    print(tabulate(rows, headers=["stage group", "stages", "wall s", "share", "import s", "dvc s", "start-up share"],
-                   floatfmt=".2f", tablefmt="github"))
+    headers = ["stage group", "stages run", "skipped", "wall s", "share", "import s", "dvc s", "start-up share"]
+    print(tabulate(rows, headers=headers, floatfmt=".2f", tablefmt="github"))
     if changed:
         print(json.dumps(changed, indent=1)[:4000])
     if not args.keep:

@@ -30,3 +30,23 @@ def test_scale_bench_prints_every_step_with_its_growth():
     for step in ("ingest + split + task", "tfidf fit + predict", "knn selection", "evaluate"):
         assert f"| {step}" in out
     assert "growth 200→400" in out and "peak MB at 400" in out
+
+
+def test_profile_times_each_stage_of_one_plain_repro_and_counts_the_skipped(tmp_path):
+    """`bench.profile` reads a real `dvc repro`'s output as it comes: every stage that ran gets a time, and a
+    second repro reports them all as skipped."""
+    from bench.profile import repro_times
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True)
+    write = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])"
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n"
+        f"  first:\n    cmd: python -c \"{write}\" a.txt 1\n    outs: [a.txt]\n"
+        f"  second:\n    foreach: [x, y]\n    do:\n      cmd: python -c \"{write}\" ${{item}}.txt 2\n"
+        "      deps: [a.txt]\n      outs: [\"${item}.txt\"]\n")
+    wall, skipped = repro_times(tmp_path)
+    assert set(wall) == {"first", "second@x", "second@y"} and not skipped
+    assert all(s >= 0 for s in wall.values())
+    wall, skipped = repro_times(tmp_path)
+    assert not wall and set(skipped) == {"first", "second@x", "second@y"}
