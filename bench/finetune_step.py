@@ -54,7 +54,8 @@ def main():
             t0 = time.perf_counter()
             batch = trainer._prepare_inputs(next(batches))
             t1 = time.perf_counter()
-            loss = trainer.compute_loss(model, batch)
+            with trainer.accelerator.autocast():  # Trainer's bf16 (`cpu_autocast`) as `trainer.train()` applies it
+                loss = trainer.compute_loss(model, batch)
             t2 = time.perf_counter()
             loss.backward()
             t3 = time.perf_counter()
@@ -74,6 +75,7 @@ def main():
     rows = [[k, sum(v) / len(v), sum(v) / len(v) / step_s] for k, v in parts.items()]
     rows.append(["one step", step_s, 1.0])
     print(f"task={args.task} rows={len(train)} batch={cfg.batch_size} threads={torch.get_num_threads()} "
+          f"mixed precision={trainer.accelerator.mixed_precision} LoRA dropout={cfg.dropout} "
           f"timed steps={args.steps}; padding {pad / tokens:.1%} of the batch tokens")
     print(tabulate(rows, headers=["part", "s / step", "share of a step"], floatfmt=(None, ".3f", ".1%"),
                    tablefmt="github"))
