@@ -6,7 +6,7 @@ python -m stages.evaluate --task balanced --method baseline
 from stages.lib import paths
 from stages.lib.cli import run, stage_args
 from stages.lib.config import load_params
-from stages.lib.confusion import confusion_png, confusion_rows
+from stages.lib.confusion import confusion_rows, confusion_svg
 from stages.lib.files import atomic_path, read_json, read_jsonl, write_json
 from stages.lib.scoring import correct_rows, score_predictions, slug
 
@@ -28,7 +28,7 @@ def main() -> None:
         for field in labels:
             rows = confusion_rows(preds, field)
             write_json(out / f"{slug(field)}.json", rows)
-            confusion_png(rows, out / f"{slug(field)}.png", f"{args.task} · {args.method} · {field}")
+            confusion_svg(rows, out / f"{slug(field)}.svg", f"{args.task} · {args.method} · {field}")
     write_json(paths.eval_details(args.task, args.method), details)
     write_json(paths.eval_rows(args.task, args.method), correct_rows(preds, list(labels)))
     write_json(paths.eval_timings(args.task, args.method), timings)

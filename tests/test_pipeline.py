@@ -78,7 +78,7 @@ def test_repro_builds_every_task_and_method(repo):
     assert head["train_rows"] == summary["multitask/finetuned"]["train_rows"] == 16
     assert head["invalid_rate"] == 0 and (repo / "metrics/curve/finetuned_head/8.json").exists()
     assert "distinguishable from noise" in (repo / "metrics/report.md").read_text()
-    assert (repo / "metrics/confusion/multitask/finetuned/part_of_body_title.png").exists()
+    assert (repo / "metrics/confusion/multitask/finetuned/part_of_body_title.svg").exists()
     assert (repo / "models/adapters/balanced/adapter_config.json").exists()
     assert "| balanced" in (repo / "metrics/report.md").read_text()
     assert (repo / "metrics/plots/png/accuracy_vs_cost.png").exists()
