@@ -8,6 +8,7 @@ what the shared prefix saves.
 
 python -m bench.inference --task imbalanced --n 64     # zero-shot and few-shot prompts, generate as well
 python -m bench.inference --task multifield --n 32 --skip-generate
+python -m bench.inference --task imbalanced --dtype float32       # on a CPU, in fp32 rather than the registry's
 """
 import argparse
 import time
@@ -17,6 +18,7 @@ from tabulate import tabulate
 
 from stages.lib import paths
 from stages.lib.backends import local as local_lm
+from stages.lib.config import load_params
 from stages.lib.files import read_json, read_jsonl
 from stages.lib.parsing import parse_answer
 
@@ -51,13 +53,17 @@ def main():
     ap.add_argument("--prompt", nargs="+", default=["zero_shot", "few_shot"],
                     help="the prompt files, each decoded both ways (the first is the one `generate` uses)")
     ap.add_argument("--skip-generate", action="store_true", help="leave out the slow one-call-per-sample row")
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"],
+                    help="on a CPU (default: the base model's models.<name>.cpu_dtype, as the pipeline runs it)")
     args = ap.parse_args()
+    params = load_params()
+    dtype = args.dtype or params.model_entry(params.base_model).cpu_dtype
     torch.manual_seed(0)
     records = read_jsonl(paths.task_split(args.task, "test"))[: args.n]
     prompts = {name: read_json(paths.prompt(args.task, name)) for name in args.prompt}
     first = prompts[args.prompt[0]]
     fields, labels, texts = first["fields"], first["labels"], [r["text"] for r in records]
-    lm = local_lm.LocalLM(*local_lm.load(args.model), batch_size=args.batch_size, progress=False)
+    lm = local_lm.LocalLM(*local_lm.load(args.model, cpu_dtype=dtype), batch_size=args.batch_size, progress=False)
     max_new = 10 if len(fields) == 1 else 20 * len(fields)
 
     rows, t_gen = [], None
@@ -88,7 +94,8 @@ def main():
 
     tok_s, samples_s = floor(lm, texts, args.batch_size)
     rows.append([f"floor: own tokens once, batched ({tok_s:.0f} tok/s)", samples_s, None, None, None])
-    print(f"task={args.task} n={len(texts)} model={args.model} threads={torch.get_num_threads()}")
+    print(f"task={args.task} n={len(texts)} model={args.model} dtype={next(lm.model.parameters()).dtype} "
+          f"threads={torch.get_num_threads()}")
     print(tabulate(rows, headers=["mode", "samples/s", "accuracy", "invalid", "prompt tok/sample"],
                    floatfmt=".3f", tablefmt="github", missingval="—"))
     print()

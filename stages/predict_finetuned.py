@@ -31,8 +31,9 @@ def build_classifier(params: Params, task: str, method: str, adapter: Path | Non
     # a QLoRA adapter is scored on the 4-bit base it was trained on (see backends.local.load)
     qlora = training.get("base_precision") == "nf4"
     quantization = quantization_config(getattr(torch, training["compute_dtype"])) if qlora else None
+    # scored by the fp32 decoder, merged; the meta still says what it trained in (the report's recipe label)
     backend = local_backend(params.base_model, params.model_entry(params.base_model), cfg.batch_size, str(adapter),
-                            quantization)
+                            quantization, info={"train_autocast": training.get("autocast")})
     prompt = {"system": params.finetune.system, "fields": list(labels), "labels": labels, "examples": []}
     return PromptClassifier(prompt, backend, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens,
                             max_input_tokens=training["max_input_tokens"], fit_seconds=training["train_seconds"],

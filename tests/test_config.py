@@ -52,6 +52,7 @@ def test_params_rewritten_by_dvc_exp_run_keep_no_and_off_as_strings(tmp_path):
     (lambda r: r["methods"]["zero_shot"].update(type="magic"), r"methods.zero_shot.type 'magic'"),
     (lambda r: r["methods"]["zero_shot"].update(mode="guess"), r"methods.zero_shot.mode 'guess'"),
     (lambda r: r["models"]["sonnet"].pop("min_cache_tokens"), r"models.sonnet.min_cache_tokens: missing"),
+    (lambda r: r["models"]["smollm2"].update(cpu_dtype="float16"), r"models.smollm2.cpu_dtype 'float16'"),
     (lambda r: r["report"].update(methods=["baseline", "oracle"]), r"unknown method 'oracle'"),
     (lambda r: r.update(model="gpt"), r"unknown model 'gpt'"),
 ])

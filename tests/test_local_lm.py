@@ -191,3 +191,16 @@ def test_a_deeper_trie_and_json_record_the_chosen_paths_probability_per_field(ti
             assert set(g["confidence"]) == set(fields)
             for f in fields:
                 assert 0 < g["confidence"][f] <= 1 and abs(g["confidence"][f] - want[f]) < 1e-4
+
+
+def test_a_bf16_model_on_the_cpu_answers_with_labels_through_the_shared_prefix(tiny_model_dir):
+    """`models.<name>.cpu_dtype: bfloat16`: the weights load in bf16, attention to the shared prefix runs in bf16 (the
+    CPU flash kernel), the allowed tokens are still scored in fp32, and the meta records the precision."""
+    model, tok = local_lm.load(str(tiny_model_dir), cpu_dtype="bfloat16")
+    assert next(model.parameters()).dtype == torch.bfloat16
+    assert local_lm.precision_info(model, None) == {"base_precision": "bfloat16"}
+    lm = local_lm.LocalLM(model, tok, batch_size=2, progress=False)
+    for fields in (["NatureTitle"], ["NatureTitle", "Part of Body Title"]):
+        got = lm.classify(SYSTEM, TEXTS, fields, {f: LABELS[f] for f in fields})
+        assert all(g["pred"][f] in LABELS[f] for g in got for f in fields)
+        assert all(0 < c <= 1 for g in got for c in g["confidence"].values())

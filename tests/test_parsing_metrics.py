@@ -1,7 +1,7 @@
 import pytest
 
 from stages.lib.parsing import parse_answer
-from stages.lib.scoring import score_predictions
+from stages.lib.scoring import recipe_label, score_predictions
 
 LABELS = {"N": ["Cuts, lacerations", "Cuts, lacerations, unspecified", "Fractures"], "P": ["Hand", "Leg"]}
 
@@ -68,3 +68,30 @@ def test_metrics_count_invalid_and_exact_match():
     assert "<invalid>" not in details["fields"]["N"]["per_class"]
     assert details["fields"]["N"]["per_class"]["Fractures"]["recall"] == 1.0
     assert "cost_per_million" not in m and "throughput" not in m  # not measured: absent; timings: apart
+
+
+@pytest.mark.parametrize("meta, expected", [
+    ({"base_precision": "float32"}, "LoRA fp32"),
+    ({"base_precision": "bfloat16", "train_autocast": "bfloat16"}, "LoRA fp32, bf16 autocast"),
+    ({"base_precision": "float32", "autocast": "bfloat16"}, "LoRA fp32, bf16 autocast"),
+    ({"base_precision": "nf4", "train_autocast": None}, "QLoRA 4-bit"),
+])
+def test_recipe_label_names_the_precision_trained_and_scored_in(meta, expected):
+    assert recipe_label(meta) == expected
+
+
+def test_confusion_svg_draws_every_count_and_label(tmp_path):
+    import xml.dom.minidom
+
+    from stages.lib.confusion import confusion_svg
+
+    rows = ([{"actual": "Cuts & <lacerations>", "predicted": "Fractures"}] * 3
+            + [{"actual": "Fractures", "predicted": "Fractures"}] * 2
+            + [{"actual": "Fractures", "predicted": "(invalid)"}])
+    confusion_svg(rows, tmp_path / "c.svg", "t · m · NatureTitle")
+    doc = xml.dom.minidom.parse(str(tmp_path / "c.svg"))  # well-formed: labels are escaped
+    texts = [t.firstChild.data for t in doc.getElementsByTagName("text")]
+    assert len(doc.getElementsByTagName("rect")) == 1 + 3 * 3  # background and one cell per (actual, predicted)
+    counts = sorted(int(t) for t in texts if t.isdigit())
+    assert counts == [0, 0, 0, 0, 0, 0, 1, 2, 3] and sum(counts) == len(rows)
+    assert {"Cuts & <lacerations>", "Fractures", "(invalid)", "Predicted label", "True label"} <= set(texts)

@@ -68,6 +68,9 @@ class Model:
     engine: str | None = doc("local: `transformers` (this project's constrained, prefix-cached decoder) or `vllm` "
                              "(GPU serving engine)", default=None)
     tensor_parallel: int | None = doc("local, vllm: GPUs one model is split across", default=None)
+    cpu_dtype: str = doc("local, transformers: the dtype it answers in on a CPU (a GPU: bfloat16 always); bfloat16 "
+                         "where the CPU has native bf16 arithmetic (AVX512-BF16, AMX), else float32",
+                         default="float32")
     id: str | None = doc("anthropic: the API model id, checked with `models.retrieve` before anything is sent",
                          default=None)
     prices: Prices | None = doc("anthropic: USD per million tokens", default=None)
@@ -362,6 +365,8 @@ def _check(p: Params) -> None:
             raise PipelineError(f"params.yaml: models.{name}.{missing[0]}: missing")
         if m.provider == "local" and m.engine not in ("transformers", "vllm"):
             raise PipelineError(f"params.yaml: models.{name}.engine {m.engine!r} is not transformers or vllm")
+        if m.provider == "local" and m.cpu_dtype not in ("float32", "bfloat16"):
+            raise PipelineError(f"params.yaml: models.{name}.cpu_dtype {m.cpu_dtype!r} is not float32 or bfloat16")
     p.model_entry(p.base_model), p.model_entry(p.model)
     if p.models[p.base_model].provider != "local":
         raise PipelineError(f"params.yaml: base_model {p.base_model!r} must be a local model")

@@ -106,9 +106,18 @@ def score_predictions(predictions: list[dict], labels: dict[str, list[str]], met
         "predict_seconds": seconds,
     }
     if meta.get("adapter"):  # a fine-tuned model: the precision of the base it was trained and scored on
-        timings["recipe"] = ("QLoRA 4-bit" if meta.get("base_precision") == "nf4"
-                             else "LoRA fp32, bf16 autocast" if meta.get("autocast") else "LoRA fp32")
+        timings["recipe"] = recipe_label(meta)
     return headline, details, timings
+
+
+def recipe_label(meta: dict) -> str:
+    """A fine-tuned row's recipe as the report names it: LoRA on the fp32 base or QLoRA on the 4-bit one, and the
+    autocast it trained in (the generative adapter is then merged and scored in the model's own dtype, the head
+    scores under the same autocast)."""
+    label = "QLoRA 4-bit" if meta.get("base_precision") == "nf4" else "LoRA fp32"
+    if autocast := meta.get("autocast") or meta.get("train_autocast"):
+        return f"{label}, {dict(bfloat16='bf16', float16='fp16').get(autocast, autocast)} autocast"
+    return label
 
 
 def correct_rows(predictions: list[dict], fields: list[str]) -> dict:
