@@ -44,12 +44,18 @@ def floor(lm, texts, batch_size):
     return sum(map(len, seqs)) / seconds, len(seqs) / seconds
 
 
-def main():
+def sample_args() -> argparse.ArgumentParser:
+    """The arguments the decoding benches share: which test rows, which model, what batch."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--task", default="imbalanced")
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--model", default=str(paths.BASE_MODEL))
     ap.add_argument("--batch-size", type=int, default=16)
+    return ap
+
+
+def main():
+    ap = sample_args()
     ap.add_argument("--prompt", nargs="+", default=["zero_shot", "few_shot"],
                     help="the prompt files, each decoded both ways (the first is the one `generate` uses)")
     ap.add_argument("--skip-generate", action="store_true", help="leave out the slow one-call-per-sample row")
