@@ -1,5 +1,6 @@
 """The real `dvc repro` on a copy of the repository with tiny params: outputs, a no-op second run, a change
 that reruns only its own task, and bad input refused by the stage commands themselves."""
+import fcntl
 import os
 import re
 import shutil
@@ -28,9 +29,8 @@ def sh(cmd, cwd, check=True, **extra_env):
     return proc
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    dst = tmp_path_factory.mktemp("repo")
+def build(dst: Path) -> None:
+    """The repository's pipeline with tiny params, committed and then reproduced."""
     for item in KEEP:
         src = ROOT / item
         (dst / item).parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +53,34 @@ def repo(tmp_path_factory):
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm init", dst)
     sh(f"{sys.executable} -m dvc repro", dst)
-    return dst
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, worker_id):
+    """The pipeline built once per test run, in `<root>/built/repo` (its per-user cache beside it), and never
+    changed after. Two xdist workers share the one build: the first to ask builds it under a lock, the other waits.
+    """
+    root = tmp_path_factory.getbasetemp()
+    root = root if worker_id == "master" else root.parent  # the run's directory, shared by its workers
+    with open(root / "built.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "built/done").exists():
+            shutil.rmtree(root / "built", ignore_errors=True)
+            (root / "built/repo").mkdir(parents=True)
+            build(root / "built/repo")
+            (root / "built/done").touch()
+    return root / "built/repo"
+
+
+@pytest.fixture(scope="module")
+def repo(built, tmp_path_factory):
+    """A copy of the built pipeline for this module's tests on this worker (its per-user cache with it, DVC's
+    run-time state without it), so tests that change the repository never change another worker's."""
+    dst = tmp_path_factory.mktemp("pipeline")
+    if (built.parent / "usercache").exists():
+        shutil.copytree(built.parent / "usercache", dst / "usercache", symlinks=True)
+    shutil.copytree(built, dst / "repo", symlinks=True, ignore=lambda d, names: ["tmp"] if d.endswith(".dvc") else [])
+    return dst / "repo"
 
 
 def test_repro_builds_every_task_and_method(repo):
@@ -266,6 +293,7 @@ def test_unknown_dataset_and_task(repo):
         assert proc.returncode == 2 and msg in proc.stderr
 
 
+@pytest.mark.xdist_group("claude")  # a group of its own: the other worker runs it, on a copy of its own
 def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
     """`dvc exp run -S model=opus` against the local wire-format server in today's mode, where that model can only
     think: every answer valid, the thinking it was given recorded. Then a queued experiment, which runs in a copy
@@ -278,6 +306,7 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
 
     fake = FakeAnthropic()
     env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url, "PYTHONPATH": ""}
+    sh("git add -A && git -c user.email=t@t -c user.name=t commit -qm results --allow-empty", repo)
     try:
         proc = sh(f"{sys.executable} -m dvc exp run -S model=sonnet -S models.sonnet.id=claude-nonexistent-1", repo,
                   check=False, **env)
@@ -299,9 +328,11 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
                    for m in ("zero_shot", "few_shot", "few_shot_knn"))
         meta = json.loads((repo / "data/predictions/multitask/zero_shot.meta.json").read_text())
         assert (meta["model"], meta["thinking"], meta["effort"]) == ("claude-opus-4-6", {"type": "adaptive"}, "medium")
-        # claude.concurrency is a param of the prompting stages: they really rerun in the queued copy
-        sh(f"{sys.executable} -m dvc exp run --queue -S model=opus -S claude.max_usd=20 -S claude.concurrency=2", repo,
-           **env)
+        # claude.concurrency is a param of the prompting stages: the one queued there really reruns in the copy
+        # (it asks the API about the model once more) and finds every answer in the per-user cache
+        described = sum(r[1].startswith("/v1/models/") for r in fake.log)
+        sh(f"{sys.executable} -m dvc exp run --queue -S model=opus -S claude.max_usd=20 -S claude.concurrency=2 "
+           "zero_shot@multitask", repo, **env)
         sh(f"{sys.executable} -m dvc queue start -j 1", repo, **env)
         for _ in range(600):
             status = sh(f"{sys.executable} -m dvc queue status", repo, **env).stdout
@@ -311,6 +342,7 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
         assert "Success" in status, status
         again = [json.dumps(r[2], sort_keys=True) for r in fake.log if r[1] == "/v1/messages"]
         assert len(again) == len(bodies)  # 0 repeated requests
+        assert sum(r[1].startswith("/v1/models/") for r in fake.log) == described + 1
     finally:
         sh(f"{sys.executable} -m dvc queue stop", repo, check=False)
         sh("git checkout -- params.yaml", repo, check=False)  # the workspace run left model=opus there
