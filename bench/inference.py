@@ -4,13 +4,16 @@ batched, with no prompt prefix and no answer.
 
 The constrained decoder runs twice: attending to one shared copy of the prompt prefix (the default) and with a
 copy of the prefix in every row of the batch (as before), to check that their labels are identical and measure
-what the shared prefix saves.
+what the shared prefix saves. Once more without the prompt (the chat template's own short system turn), to
+measure what attending to the prompt's prefix costs; and it counts the tokens each way runs (the sample's own, the
+answer's, padding), so the time left after the floor is split into tokens the decoder must run and the rest.
 
 python -m bench.inference --task imbalanced --n 64     # zero-shot and few-shot prompts, generate as well
 python -m bench.inference --task multifield --n 32 --skip-generate
 python -m bench.inference --task imbalanced --dtype float32       # on a CPU, in fp32 rather than the registry's
 """
 import argparse
+import contextlib
 import time
 
 import torch
@@ -42,6 +45,31 @@ def floor(lm, texts, batch_size):
         lm.model.model(input_ids=ids, attention_mask=mask)
     seconds = time.perf_counter() - start
     return sum(map(len, seqs)) / seconds, len(seqs) / seconds
+
+
+@contextlib.contextmanager
+def counting_feeds(lm):
+    """Count the tokens the constrained decoder of `lm` runs: each batch's first forward (the rows' own tokens),
+    the later ones (the answer's chosen and forced tokens), and the right-padding of both."""
+    counts, feed, batch = {"first": 0, "answer": 0, "padded": 0}, lm._feed, lm._classify_batch
+    first = [False]
+
+    def counted_feed(cache, mask, pos, seqs, prefix=None):
+        real = sum(map(len, seqs))
+        counts["first" if first[0] else "answer"] += real
+        counts["padded"] += max(map(len, seqs)) * len(seqs) - real
+        first[0] = False
+        return feed(cache, mask, pos, seqs, prefix)
+
+    def counted_batch(*args):
+        first[0] = True
+        return batch(*args)
+
+    lm._feed, lm._classify_batch = counted_feed, counted_batch
+    try:
+        yield counts
+    finally:
+        del lm._feed, lm._classify_batch
 
 
 def sample_args() -> argparse.ArgumentParser:
@@ -82,14 +110,15 @@ def main():
                      accuracy(gp, records, fields), sum(any(v is None for v in p.values()) for p in gp) / len(gp),
                      sum(g["input_tokens"] for g in gen) / len(gen)])
 
-    seconds, identical = {}, {}
+    seconds, identical, fed = {}, {}, {}
     for name, prompt in prompts.items():
         preds = {}
         for share, how in ((True, "shared prefix"), (False, "prefix copied per row")):
             lm.share_prefix = share
-            start = time.perf_counter()
-            con = lm.classify(prompt["system"], texts, fields, labels)
-            seconds[name, share] = time.perf_counter() - start
+            with counting_feeds(lm) as fed[name, share]:
+                start = time.perf_counter()
+                con = lm.classify(prompt["system"], texts, fields, labels)
+                seconds[name, share] = time.perf_counter() - start
             preds[share] = [c["pred"] for c in con]
             rows.append([f"constrained {name} ({how}, batch {args.batch_size})", len(texts) / seconds[name, share],
                          accuracy(preds[share], records, fields),
@@ -98,6 +127,15 @@ def main():
         identical[name] = preds[True] == preds[False]
     lm.share_prefix = True
 
+    # the same decoding without the prompt (the chat template's own short system turn instead): what attending to
+    # the prompt's prefix costs; its answers are not comparable
+    bare = len(lm.encode(local_lm.split_chat(lm.tokenizer, None)[0]))
+    with counting_feeds(lm) as fed["no prompt"]:
+        start = time.perf_counter()
+        lm.classify(None, texts, fields, labels)
+        seconds["no prompt"] = time.perf_counter() - start
+    rows.append([f"constrained, no prompt ({bare}-token template prefix; timing only)",
+                 len(texts) / seconds["no prompt"], None, None, None])
     tok_s, samples_s = floor(lm, texts, args.batch_size)
     rows.append([f"floor: own tokens once, batched ({tok_s:.0f} tok/s)", samples_s, None, None, None])
     print(f"task={args.task} n={len(texts)} model={args.model} dtype={next(lm.model.parameters()).dtype} "
@@ -109,6 +147,18 @@ def main():
         t = seconds[name, True]
         print(f"{name}: shared prefix vs a copy per row {seconds[name, False] / t:.2f}x samples/s, labels identical: "
               f"{identical[name]}; constrained reaches {len(texts) / t / samples_s:.0%} of the floor")
+    print()
+    print("Per sample, with the shared prefix: the tokens the decoder runs after the prefix (the sample's own, with "
+          "the chat template around it; the answer's, chosen and forced), its batches' padding, the floor's time for "
+          "the real ones, and the time taken")
+    table = []
+    for key in [*prompts, "no prompt"]:
+        c = fed[key if key == "no prompt" else (key, True)]
+        t = seconds[key if key == "no prompt" else (key, True)]
+        table.append([key, c["first"] / len(texts), c["answer"] / len(texts), c["padded"] / len(texts),
+                      (c["first"] + c["answer"]) / tok_s / len(texts) * 1e3, t / len(texts) * 1e3])
+    print(tabulate(table, headers=["prompt", "own tok", "answer tok", "pad tok", "floor ms (own+answer)", "ms"],
+                   floatfmt=".1f", tablefmt="github"))
     for name in args.prompt[1:]:
         print(f"{name} / {args.prompt[0]} time per sample (shared prefix): "
               f"{seconds[name, True] / seconds[args.prompt[0], True]:.2f}x")

@@ -50,3 +50,22 @@ def test_profile_times_each_stage_of_one_plain_repro_and_counts_the_skipped(tmp_
     assert all(s >= 0 for s in wall.values())
     wall, skipped = repro_times(tmp_path)
     assert not wall and set(skipped) == {"first", "second@x", "second@y"}
+
+
+
+def test_inference_bench_counts_the_tokens_the_constrained_decoder_runs(tiny_lm):
+    """What `bench.inference` splits the decoder's time by: each batch's first forward runs the rows' own tokens
+    (the text in its chat turn, then the JSON opening), the later ones the answer's, all right-padded."""
+    from bench.inference import counting_feeds
+    from stages.lib.backends.local import split_chat
+
+    texts = ["A worker fell from a ladder.", "A hand was caught in a press and crushed badly.", "Burn."]
+    fields, labels = ["A", "B"], {"A": ["Falls", "Caught in"], "B": ["Fracture", "Crushing injuries", "Burns"]}
+    with counting_feeds(tiny_lm) as counts:
+        out = tiny_lm.classify("Classify.", texts, fields, labels)
+    prefix, opening = len(tiny_lm.encode(split_chat(tiny_lm.tokenizer, "Classify.")[0])), len(tiny_lm.encode('{"A": "'))
+    own = [o["input_tokens"] - prefix + opening for o in out]  # classify counts the prefix and not the opening
+    assert tiny_lm.batch_size >= len(texts) and counts["first"] == sum(own)  # one batch: one first forward
+    assert counts["padded"] >= len(own) * max(own) - sum(own) > 0
+    assert 0 < counts["answer"] < sum(o["output_tokens"] for o in out)  # the last choice's tokens never run
+    assert "_feed" not in vars(tiny_lm) and "_classify_batch" not in vars(tiny_lm)  # the wrappers are gone
