@@ -3,8 +3,6 @@ backend (a local model or Claude) through the same `classify`/`generate` calls."
 from __future__ import annotations
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import linear_kernel
 
 from stages.lib.config import MODES
 from stages.lib.errors import PipelineError
@@ -37,7 +35,9 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
     def fit(self, train, val):
         """Only the nearest-neighbour variant learns anything: an index over the training split."""
         with Timer() as t:
-            if self.knn:
+            if self.knn:  # scikit-learn only here: its import (1.6 s) was 3/4 of a Claude stage's start
+                from sklearn.feature_extraction.text import TfidfVectorizer
+
                 self.train_ = train
                 self.vectorizer_ = TfidfVectorizer(sublinear_tf=True).fit([r["text"] for r in train])
                 self.train_matrix_ = self.vectorizer_.transform([r["text"] for r in train])
@@ -55,6 +55,8 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
         """Each record's `knn` most similar training rows (cosine on TF-IDF; ties to the smaller id), most similar
         last. The similarity matrix is built `chunk` rows at a time and each row only partitioned, not sorted, so
         memory stays at chunk x train (18.7k x 60k at the study's size would be 9 GB of float64 at once)."""
+        from sklearn.metrics.pairwise import linear_kernel
+
         query = self.vectorizer_.transform([r["text"] for r in records])
         out = []
         for start in range(0, len(records), chunk):
