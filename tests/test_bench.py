@@ -63,7 +63,8 @@ def test_inference_bench_counts_the_tokens_the_constrained_decoder_runs(tiny_lm)
     fields, labels = ["A", "B"], {"A": ["Falls", "Caught in"], "B": ["Fracture", "Crushing injuries", "Burns"]}
     with counting_feeds(tiny_lm) as counts:
         out = tiny_lm.classify("Classify.", texts, fields, labels)
-    prefix, opening = len(tiny_lm.encode(split_chat(tiny_lm.tokenizer, "Classify.")[0])), len(tiny_lm.encode('{"A": "'))
+    prefix = len(tiny_lm.encode(split_chat(tiny_lm.tokenizer, "Classify.")[0]))
+    opening = len(tiny_lm.encode('{"A": "'))
     own = [o["input_tokens"] - prefix + opening for o in out]  # classify counts the prefix and not the opening
     assert tiny_lm.batch_size >= len(texts) and counts["first"] == sum(own)  # one batch: one first forward
     assert counts["padded"] >= len(own) * max(own) - sum(own) > 0
