@@ -11,6 +11,7 @@ import time
 import torch
 from tabulate import tabulate
 
+from bench.cpu import describe
 from bench.inference import accuracy, sample_args
 from stages.lib import paths
 from stages.lib.backends import local as local_lm
@@ -50,6 +51,7 @@ def main():
                          same])
     print(f"task={args.task} n={len(texts)} model={args.model} threads={torch.get_num_threads()}; linear 4096x576 -> "
           f"1536: " + ", ".join(f"{d} {matmul_rate(d):.0f} GFLOP/s" for d in DTYPES))
+    print(describe())
     print(tabulate(rows, headers=["prompt", "dtype", "samples/s", "accuracy", "labels equal to fp32's"],
                    floatfmt=".3f", tablefmt="github"))
     for name in args.prompt:

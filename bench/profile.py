@@ -38,6 +38,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from bench.cpu import describe
+
 ROOT = Path(__file__).resolve().parents[1]
 # measured again on every run, not a reproduced result: times, rates, memory, and the cascade's cost per million
 # (each part's compute time, priced)
@@ -122,6 +124,20 @@ def repro_times(repo: Path) -> tuple[dict[str, float], list[str]]:
     return stage_times(timed)
 
 
+def changed_lines(changed: dict) -> list[str]:
+    """A line per metrics file that differs: its accuracy (or first changed key), old -> new, and how many more
+    keys changed."""
+    def fmt(v):
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    lines = []
+    for f, m in sorted(changed.items()):
+        key = "accuracy" if "accuracy" in m else next(iter(m))
+        more = f" (and {len(m) - 1} more keys)" if len(m) > 1 else ""
+        lines.append(f"  {f}: {key} {fmt(m[key].get('old'))} -> {fmt(m[key].get('new'))}{more}")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--keep", help="clone into this directory and keep it")
@@ -160,6 +176,7 @@ def main() -> None:
     head_s = sum(w for n, w in wall.items() if n.startswith(HEAD) or n.endswith("-finetuned_head"))
     print(f"fresh clone of {head}: {total:.0f} s in all; second dvc repro a no-op: {noop}; "
           f"metrics equal to the committed ones (timings aside): {not changed}")
+    print(describe())
     print(f"{len(wall)} stages ran, {len(skipped)} were up to date and skipped"
           + (f" ({', '.join(skipped)})" if skipped else ""))
     print(f"the classification head's stages: {head_s:.0f} s, {head_s / (total - head_s):.1%} of all the others' "
@@ -175,7 +192,9 @@ def main() -> None:
     headers = ["stage group", "stages run", "skipped", "wall s", "share", "import s", "dvc s", "start-up share"]
     print(tabulate(rows, headers=headers, floatfmt=".2f", tablefmt="github"))
     if changed:
-        print(json.dumps(changed, indent=1)[:4000])
+        print(f"{len(changed)} metrics files differ from the committed ones:")
+        for line in changed_lines(changed):
+            print(line)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

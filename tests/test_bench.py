@@ -70,3 +70,25 @@ def test_inference_bench_counts_the_tokens_the_constrained_decoder_runs(tiny_lm)
     assert counts["padded"] >= len(own) * max(own) - sum(own) > 0
     assert 0 < counts["answer"] < sum(o["output_tokens"] for o in out)  # the last choice's tokens never run
     assert "_feed" not in vars(tiny_lm) and "_classify_batch" not in vars(tiny_lm)  # the wrappers are gone
+
+
+def test_cpu_line_names_the_bf16_kernels_and_any_cap_on_them():
+    """bf16 results are bit for bit only on the same kernels, so the profile and precision benches say which."""
+    from bench.cpu import describe
+
+    amx = "model name\t: Xeon X\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile\n"
+    assert describe(amx, env={}) == "cpu: Xeon X, native bf16: AMX"
+    assert describe(amx.replace(" amx_bf16 amx_tile", ""), env={}).endswith("native bf16: AVX512-BF16")
+    assert describe("model name: Old\nflags: fpu avx2\n", env={}).endswith("native bf16: none (emulated)")
+    capped = describe(amx, env={"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16", "MKL_ENABLE_INSTRUCTIONS": "AVX512"})
+    assert capped.endswith("(capped: ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16, MKL_ENABLE_INSTRUCTIONS=AVX512)")
+
+
+def test_profile_lists_every_changed_metrics_file_with_its_accuracy():
+    from bench.profile import changed_lines
+
+    changed = {"metrics/eval/b.json": {"macro_f1": {"old": 0.0281, "new": 0.0315, "diff": 0.0034}},
+               "metrics/eval/a.json": {"f1": {"old": 0.1, "new": 0.2, "diff": 0.1},
+                                       "accuracy": {"old": 0.12389, "new": 0.11681, "diff": -0.00708}}}
+    assert changed_lines(changed) == ["  metrics/eval/a.json: accuracy 0.1239 -> 0.1168 (and 1 more keys)",
+                                      "  metrics/eval/b.json: macro_f1 0.0281 -> 0.0315"]
