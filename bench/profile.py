@@ -17,6 +17,8 @@ measures anew, aside), what share the classification head's stages took of all t
 confidence work took of everything else: the cascade stages, their `evaluate` stages, and every method's validation
 predictions (each stage's measured `predict_seconds` in `<method>.val.meta.json`; zero-shot's, which mining needed
 before, aside).
+It names the CPU's native bf16 kernels (`bench/cpu.py`): bf16 results are bit for bit only on the same ones, so
+metrics that differ from the committed ones on another CPU are listed, one line a file.
 
 python -m bench.profile                      # the whole pipeline (about half an hour on 2 cores)
 python -m bench.profile --keep /tmp/run      # keep the scratch clone
