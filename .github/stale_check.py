@@ -1,6 +1,7 @@
-"""Fail when a stage's code or params differ from what dvc.lock recorded: the committed metrics then did not come
-from the committed code. Runs on a clean checkout, with no DVC cache, no remote and no outputs: only git-tracked
-files and params.yaml are compared with dvc.lock (data deps are other stages' outputs, checked by `dvc repro`).
+"""Fail when a stage's code or params differ from what its lock file recorded (`dvc.lock`, or `scoring/dvc.lock`
+beside the scoring stages' own dvc.yaml): the committed metrics then did not come from the committed code. Runs on
+a clean checkout, with no DVC cache, no remote and no outputs: only git-tracked files and params.yaml are compared
+with the locks (data deps are other stages' outputs, checked by `dvc repro`).
 
 python .github/stale_check.py     # exit 1, naming each stale stage and what changed
 """
@@ -22,7 +23,7 @@ def stale_stages(root: str = ".") -> dict[str, list[str]]:
             if not stage.cmd:  # a .dvc-tracked data file, not a pipeline stage
                 continue
             if not any(d.hash_info for d in stage.deps if not isinstance(d, ParamsDependency)):
-                stale[stage.addressing] = ["not in dvc.lock (never run)"]
+                stale[stage.addressing] = ["not in its lock file (never run)"]
                 continue
             changed = []
             for dep in stage.deps:
@@ -37,15 +38,21 @@ def stale_stages(root: str = ".") -> dict[str, list[str]]:
     return stale
 
 
+def lock_file(addressing: str) -> str:
+    """'scoring/dvc.yaml:evaluate@x' -> 'scoring/dvc.lock'; a stage of the root dvc.yaml ('task@x') -> 'dvc.lock'."""
+    path, _, _ = addressing.rpartition(":")
+    return path.removesuffix("dvc.yaml") + "dvc.lock"
+
+
 def main() -> None:
     stale = stale_stages()
     for stage, changed in stale.items():
         print(f"stale: {stage}: {', '.join(changed)}")
     if stale:
-        print(f"{len(stale)} stage(s) changed since dvc.lock was written: run `dvc repro` and commit `dvc.lock` "
-              "and `metrics/`")
+        print(f"{len(stale)} stage(s) changed since their lock was written: run `dvc repro` and commit "
+              f"{', '.join(f'`{lock}`' for lock in sorted({lock_file(s) for s in stale}))} and `metrics/`")
         sys.exit(1)
-    print("every stage's code and params match dvc.lock")
+    print("every stage's code and params match its lock file")
 
 
 if __name__ == "__main__":

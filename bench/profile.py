@@ -9,6 +9,7 @@ skipped. Then, per stage group:
 - `import s`: seconds to import every module its command can import (its closure, lazy imports included, as
   tests/test_layout.py computes it), in a fresh interpreter: what a stage pays before its first row apart from
   loading a model;
+- `s per stage`: the group's wall seconds over its stages that ran;
 - `dvc s`: DVC's own cost of one `dvc repro --single-item` of an up-to-date stage (process start, status,
   hashing): an upper bound on what DVC adds per stage inside one `dvc repro`.
 The start-up share is (import + dvc) / wall. Finally it checks that a second `dvc repro` has nothing to do, and
@@ -58,6 +59,11 @@ def sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
     return proc
 
 
+def short(addressing: str) -> str:
+    """A stage's name without the pipeline file that addresses it ('scoring/dvc.yaml:evaluate@x' -> 'evaluate@x')."""
+    return addressing.rpartition(":")[2]
+
+
 def stage_names(repo: Path) -> list[str]:
     return sh(["dvc", "stage", "list", "--name-only"], repo).stdout.split()
 
@@ -69,7 +75,7 @@ def import_seconds(repo: Path, name: str) -> float | None:
     sys.path.insert(0, str(ROOT))
     from tests.test_layout import STAGES, closure
 
-    group = name.split("@")[0]
+    group = short(name).split("@")[0]
     if group not in STAGES:
         return None
     body = STAGES[group].get("do", STAGES[group])
@@ -164,7 +170,7 @@ def main() -> None:
 
     groups: dict[str, list[str]] = defaultdict(list)
     for name in wall:
-        groups[name.split("@")[0]].append(name)
+        groups[short(name).split("@")[0]].append(name)
     rows = []
     for group, names in sorted(groups.items(), key=lambda g: -sum(wall[n] for n in g[1])):
         seconds = sum(wall[n] for n in names)
@@ -172,10 +178,10 @@ def main() -> None:
         t = time.perf_counter()
         sh(["dvc", "repro", "--single-item", names[0]], work)  # up to date: DVC's own cost
         dvc = time.perf_counter() - t
-        rows.append([group, len(names), sum(n.split("@")[0] == group for n in skipped), seconds, seconds / total,
-                     imp, dvc,
+        skip = sum(short(n).split("@")[0] == group for n in skipped)
+        rows.append([group, len(names), skip, seconds, seconds / len(names), seconds / total, imp, dvc,
                      min(1.0, ((imp or 0) + dvc) * len(names) / seconds) if seconds else None])
-    head_s = sum(w for n, w in wall.items() if n.startswith(HEAD) or n.endswith("-finetuned_head"))
+    head_s = sum(w for n, w in wall.items() if short(n).startswith(HEAD) or n.endswith("-finetuned_head"))
     print(f"fresh clone of {head}: {total:.0f} s in all; second dvc repro a no-op: {noop}; "
           f"metrics equal to the committed ones (timings aside): {not changed}")
     print(describe())
@@ -186,12 +192,13 @@ def main() -> None:
     val_metas = (work / "data/predictions").glob("*/*.val.meta.json")
     val_s = sum(json.loads(f.read_text())["predict_seconds"] for f in val_metas
                 if not f.name.startswith(("zero_shot.", "cascade.")))
-    cascade_s = sum(w for n, w in wall.items() if n.startswith("cascade@") or n.endswith("-cascade"))
+    cascade_s = sum(w for n, w in wall.items() if short(n).startswith("cascade@") or n.endswith("-cascade"))
     added = val_s + cascade_s
     print(f"confidence work: validation predictions {val_s:.0f} s + cascade stages and their evaluate "
           f"{cascade_s:.0f} s = {added:.0f} s, {added / (total - added):.1%} of everything else's "
           f"{total - added:.0f} s")
-    headers = ["stage group", "stages run", "skipped", "wall s", "share", "import s", "dvc s", "start-up share"]
+    headers = ["stage group", "stages run", "skipped", "wall s", "s per stage", "share", "import s", "dvc s",
+               "start-up share"]
     print(tabulate(rows, headers=headers, floatfmt=".2f", tablefmt="github"))
     if changed:
         print(f"{len(changed)} metrics files differ from the committed ones:")

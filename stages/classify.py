@@ -28,7 +28,7 @@ def build(params: Params, task: str, method: str):
     if not isinstance(params.method(method), CascadeMethod):
         return BUILDERS.get(type(params.method(method)), baseline).build_classifier(params, task, method)
     if not paths.cascade(task).exists():
-        raise PipelineError(f"{paths.cascade(task)}: missing; run the cascade stage first (dvc repro cascade@{task})")
+        raise PipelineError(f"{paths.cascade(task)}: missing; run dvc repro scoring/dvc.yaml:cascade@{task} first")
     chosen = read_json(paths.cascade(task))
     names = {"cheap": chosen["cheap"], "strong": chosen["strong"]}
     return CascadeClassifier(None if chosen["reduces_to"] == chosen["strong"] else build(params, task, names["cheap"]),

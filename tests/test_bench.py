@@ -34,8 +34,9 @@ def test_scale_bench_prints_every_step_with_its_growth():
 
 def test_profile_times_each_stage_of_one_plain_repro_and_counts_the_skipped(tmp_path):
     """`bench.profile` reads a real `dvc repro`'s output as it comes: every stage that ran gets a time, and a
-    second repro reports them all as skipped."""
-    from bench.profile import repro_times
+    second repro reports them all as skipped; a stage of a pipeline file below the root (as the scoring stages'
+    are) is named by its file, and `short` drops it for grouping."""
+    from bench.profile import repro_times, short
 
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True)
@@ -44,12 +45,18 @@ def test_profile_times_each_stage_of_one_plain_repro_and_counts_the_skipped(tmp_
         "stages:\n"
         f"  first:\n    cmd: python -c \"{write}\" a.txt 1\n    outs: [a.txt]\n"
         f"  second:\n    foreach: [x, y]\n    do:\n      cmd: python -c \"{write}\" ${{item}}.txt 2\n"
-        "      deps: [a.txt]\n      outs: [\"${item}.txt\"]\n")
+        "      deps: [a.txt]\n      outs: [\"${item}.txt\"]\n"
+        f"  last:\n    cmd: python -c \"{write}\" d.txt 4\n    deps: [c.txt]\n    outs: [d.txt]\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub/dvc.yaml").write_text(
+        f"stages:\n  third:\n    wdir: ..\n    cmd: python -c \"{write}\" c.txt 3\n    deps: [x.txt]\n"
+        "    outs: [c.txt]\n")
+    names = {"first", "second@x", "second@y", "sub/dvc.yaml:third", "last"}  # `last` pulls `third` in
     wall, skipped = repro_times(tmp_path)
-    assert set(wall) == {"first", "second@x", "second@y"} and not skipped
-    assert all(s >= 0 for s in wall.values())
+    assert set(wall) == names and not skipped and (tmp_path / "c.txt").read_text() == "3"
+    assert all(s >= 0 for s in wall.values()) and short("sub/dvc.yaml:third") == "third"
     wall, skipped = repro_times(tmp_path)
-    assert not wall and set(skipped) == {"first", "second@x", "second@y"}
+    assert not wall and set(skipped) == names
 
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import PIPELINES, ROOT
 
-STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+SPECS = {f: yaml.safe_load((ROOT / f).read_text()) for f in PIPELINES}
+STAGES = {name: body for spec in SPECS.values() for name, body in spec["stages"].items()}
 
 
 def module_file(mod: str) -> Path | None:
@@ -117,6 +118,24 @@ def test_the_test_catches_a_missing_dep(tmp_path, monkeypatch):
     monkeypatch.setitem(STAGES, "baseline", {"foreach": STAGES["baseline"]["foreach"], "do": body})
     with pytest.raises(AssertionError, match="which its command never imports"):
         test_deps_cover_every_imported_project_file("baseline")
+
+
+def test_every_pipeline_file_is_known_and_runs_its_stages_from_the_root():
+    """The tools here (this test, bench.profile, the stale check) read stages by name from these files, with paths
+    relative to the root: so no name twice, every stage of a file below the root runs with `wdir` at the root, and
+    its vars come from the root's params.yaml (DVC would otherwise look for one beside that file)."""
+    found = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.rglob("dvc.yaml")
+                   if not p.relative_to(ROOT).parts[0].startswith((".", "data", "metrics", "models")))
+    assert found == sorted(PIPELINES)
+    assert sum(len(spec["stages"]) for spec in SPECS.values()) == len(STAGES), "a stage name in two pipeline files"
+    for f, spec in SPECS.items():
+        depth = f.count("/")
+        if not depth:
+            continue
+        up = "/".join([".."] * depth)
+        assert spec.get("vars") == [f"{up}/params.yaml"], f
+        for name, stage in spec["stages"].items():
+            assert stage.get("do", stage).get("wdir") == up, f"{f}: stage {name} does not run from the root"
 
 
 def test_stage_modules_are_short_entry_points_and_library_names_are_distinct():
