@@ -64,10 +64,6 @@ def short(addressing: str) -> str:
     return addressing.rpartition(":")[2]
 
 
-def stage_names(repo: Path) -> list[str]:
-    return sh(["dvc", "stage", "list", "--name-only"], repo).stdout.split()
-
-
 def import_seconds(repo: Path, name: str) -> float | None:
     """A fresh interpreter importing the stage's whole closure; the interpreter's own start is subtracted. None
     for a stage group this checkout's layout test does not know, or whose closure (computed from this checkout)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.profile import short  # a stage's name without its pipeline file ('scoring/dvc.yaml:evaluate@x')
 from tests.conftest import PIPELINES, ROOT
 
 pytestmark = pytest.mark.xdist_group("pipeline")  # one worker: the module's `repo` fixture is built once
@@ -27,12 +28,6 @@ def sh(cmd, cwd, check=True, **extra_env):
     if check and proc.returncode:
         raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
-
-
-def stage(addressing: str) -> str:
-    """A stage's name as DVC prints it, without the file a stage outside the root dvc.yaml is addressed by
-    ('scoring/dvc.yaml:evaluate@balanced-baseline' -> 'evaluate@balanced-baseline')."""
-    return addressing.rpartition(":")[2]
 
 
 def build(dst: Path) -> None:
@@ -166,7 +161,7 @@ def test_stale_results_fail_the_check_on_a_clean_clone_naming_the_stages(repo, t
     original = path.read_text()
     path.write_text(original + "\n# a change to scoring\n")
     proc = sh(check, clean, check=False)
-    stale = {stage(line.split(": ")[1]) for line in proc.stdout.splitlines() if line.startswith("stale: ")}
+    stale = {short(line.split(": ")[1]) for line in proc.stdout.splitlines() if line.startswith("stale: ")}
     assert proc.returncode == 1 and "stages/lib/scoring.py (modified)" in proc.stdout
     assert {"evaluate@balanced-baseline", "compare@balanced", "curve_finetuned@8"} <= stale
     assert not [s for s in stale if s.startswith(("ingest", "split", "task", "finetune@", "baseline", "report"))]
@@ -218,7 +213,7 @@ def test_a_code_change_makes_exactly_the_stages_that_run_it_stale(repo):
     original = path.read_text()
     try:
         path.write_text(original + "\n# a change to the prediction loop\n")
-        stale = {stage(line.strip().rstrip(":"))
+        stale = {short(line.strip().rstrip(":"))
                  for line in sh(f"{sys.executable} -m dvc status", repo).stdout.splitlines()
                  if line and not line.startswith("\t") and line.endswith(":")}
         assert {"baseline@balanced", "zero_shot@multitask", "few_shot_knn@balanced", "finetuned@multitask"} <= stale
@@ -236,7 +231,7 @@ def test_a_task_param_change_reruns_only_that_task(repo):
     assert "task@balanced" in status and "task@multitask" not in status
     assert "balanced" in sh(f"{sys.executable} -m dvc params diff", repo).stdout
     out = sh(f"{sys.executable} -m dvc repro", repo).stdout
-    ran = {stage(line.split("'")[1]) for line in out.splitlines() if line.startswith("Running stage")}
+    ran = {short(line.split("'")[1]) for line in out.splitlines() if line.startswith("Running stage")}
     assert {"task@balanced", "baseline@balanced", "finetune@balanced", "report"} <= ran
     assert not any("multitask" in s or s.startswith(("ingest", "split", "base_model")) for s in ran)
     assert "balanced/baseline" in sh(f"{sys.executable} -m dvc metrics diff", repo).stdout
