@@ -7,6 +7,9 @@ copy of the prefix in every row of the batch (as before), to check that their la
 what the shared prefix saves. Once more without the prompt (the chat template's own short system turn), to
 measure what attending to the prompt's prefix costs; and it counts the tokens each way runs (the sample's own, the
 answer's, padding), so the time left after the floor is split into tokens the decoder must run and the rest.
+Those tokens bound any decoder that gives the same labels: the floor runs the text alone, so at the floor's own
+rate per token a decoder reaches about (text tokens) / (own + answer tokens) of it at best. An estimate, not a
+guarantee: small decoding forwards and the floor's long ones need not run at one rate per token.
 
 python -m bench.inference --task imbalanced --n 64     # zero-shot and few-shot prompts, generate as well
 python -m bench.inference --task multifield --n 32 --skip-generate
@@ -19,6 +22,7 @@ import time
 import torch
 from tabulate import tabulate
 
+from bench.cpu import describe
 from stages.lib import paths
 from stages.lib.backends import local as local_lm
 from stages.lib.config import load_params
@@ -45,6 +49,13 @@ def floor(lm, texts, batch_size):
         lm.model.model(input_ids=ids, attention_mask=mask)
     seconds = time.perf_counter() - start
     return sum(map(len, seqs)) / seconds, len(seqs) / seconds
+
+
+def token_cap(text_tokens: float, counts: dict) -> float:
+    """The share of the floor that a decoder running `counts`' own and answer tokens, where the floor runs
+    `text_tokens`, reaches at best if both run at the floor's rate per token (padding and the prefix's attention only
+    lower it)."""
+    return text_tokens / (counts["first"] + counts["answer"])
 
 
 @contextlib.contextmanager
@@ -140,13 +151,17 @@ def main():
     rows.append([f"floor: own tokens once, batched ({tok_s:.0f} tok/s)", samples_s, None, None, None])
     print(f"task={args.task} n={len(texts)} model={args.model} dtype={next(lm.model.parameters()).dtype} "
           f"threads={torch.get_num_threads()}")
+    print(describe())
     print(tabulate(rows, headers=["mode", "samples/s", "accuracy", "invalid", "prompt tok/sample"],
                    floatfmt=".3f", tablefmt="github", missingval="—"))
     print()
+    text_tokens = tok_s / samples_s  # per sample: what the floor runs
     for name in prompts:
-        t = seconds[name, True]
+        t, c = seconds[name, True], fed[name, True]
+        cap = token_cap(text_tokens * len(texts), c)
         print(f"{name}: shared prefix vs a copy per row {seconds[name, False] / t:.2f}x samples/s, labels identical: "
-              f"{identical[name]}; constrained reaches {len(texts) / t / samples_s:.0%} of the floor")
+              f"{identical[name]}; constrained reaches {len(texts) / t / samples_s:.0%} of the floor, where the "
+              f"tokens it must run (own + answer) allow about {cap:.0%} at the floor's rate per token")
     print()
     print("Per sample, with the shared prefix: the tokens the decoder runs after the prefix (the sample's own, with "
           "the chat template around it; the answer's, chosen and forced), its batches' padding, the floor's time for "

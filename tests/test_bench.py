@@ -63,7 +63,7 @@ def test_profile_times_each_stage_of_one_plain_repro_and_counts_the_skipped(tmp_
 def test_inference_bench_counts_the_tokens_the_constrained_decoder_runs(tiny_lm):
     """What `bench.inference` splits the decoder's time by: each batch's first forward runs the rows' own tokens
     (the text in its chat turn, then the JSON opening), the later ones the answer's, all right-padded."""
-    from bench.inference import counting_feeds
+    from bench.inference import counting_feeds, token_cap
     from stages.lib.backends.local import split_chat
 
     texts = ["A worker fell from a ladder.", "A hand was caught in a press and crushed badly.", "Burn."]
@@ -77,6 +77,9 @@ def test_inference_bench_counts_the_tokens_the_constrained_decoder_runs(tiny_lm)
     assert counts["padded"] >= len(own) * max(own) - sum(own) > 0
     assert 0 < counts["answer"] < sum(o["output_tokens"] for o in out)  # the last choice's tokens never run
     assert "_feed" not in vars(tiny_lm) and "_classify_batch" not in vars(tiny_lm)  # the wrappers are gone
+    # the texts alone are fewer tokens than the decoder runs (chat turn, JSON opening, answer): the bound is below 1
+    text = sum(len(tiny_lm.encode(t)) for t in texts)
+    assert token_cap(text, counts) == text / (counts["first"] + counts["answer"]) < 1
 
 
 def test_cpu_line_names_the_bf16_kernels_and_any_cap_on_them():
