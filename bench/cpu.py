@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
+
+from stages.lib.cpu import CPUINFO, bf16_kernels, flags
 
 CAPS = ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
-
-
-def bf16_kernels(flags: set[str]) -> str:
-    if "amx_bf16" in flags:
-        return "AMX"
-    if "avx512_bf16" in flags:
-        return "AVX512-BF16"
-    return "none (emulated)"
 
 
 def describe(cpuinfo: str | None = None, env: dict | None = None) -> str:
     """One line: the CPU's name, the bf16 kernels it has, and any cap on them set in the environment."""
     if cpuinfo is None:
-        path = Path("/proc/cpuinfo")
-        cpuinfo = path.read_text() if path.exists() else ""
+        cpuinfo = CPUINFO.read_text() if CPUINFO.exists() else ""
     fields = dict(line.split(":", 1) for line in cpuinfo.splitlines() if ":" in line)
     fields = {k.strip(): v.strip() for k, v in fields.items()}  # the last processor's; they are alike
     name = fields.get("model name") or platform.processor() or "unknown CPU"
     env = os.environ if env is None else env
     caps = ", ".join(f"{k}={env[k]}" for k in CAPS if env.get(k))
-    return f"cpu: {name}, native bf16: {bf16_kernels(set(fields.get('flags', '').split()))}" + (
+    return f"cpu: {name}, native bf16: {bf16_kernels(flags(cpuinfo))}" + (
         f" (capped: {caps})" if caps else "")

@@ -27,6 +27,13 @@ def test_shipped_params_load_typed():
     assert p.models["sonnet"].prices.input > 0 and p.models["sonnet"].min_cache_tokens > 0
 
 
+def test_cpu_precision_is_auto_true_or_false(tmp_path):
+    """`cpu_autocast` is `bool | str`: YAML's true and false stay booleans, `auto` a string (stages.lib.cpu)."""
+    assert load_params(ROOT / "params.yaml").finetune.cpu_autocast == "auto"
+    p = load_params(write(tmp_path, lambda r: r["finetune"].update(cpu_autocast=False)))
+    assert p.finetune.cpu_autocast is False and p.models["smollm2"].cpu_dtype == "auto"
+
+
 def test_params_rewritten_by_dvc_exp_run_keep_no_and_off_as_strings(tmp_path):
     """`dvc exp run -S` rewrites params.yaml through ruamel, which drops the quotes around "no" and "off": the
     stages read YAML 1.2 as DVC does, so they stay strings (PyYAML would read booleans and refuse them)."""
@@ -53,6 +60,8 @@ def test_params_rewritten_by_dvc_exp_run_keep_no_and_off_as_strings(tmp_path):
     (lambda r: r["methods"]["zero_shot"].update(mode="guess"), r"methods.zero_shot.mode 'guess'"),
     (lambda r: r["models"]["sonnet"].pop("min_cache_tokens"), r"models.sonnet.min_cache_tokens: missing"),
     (lambda r: r["models"]["smollm2"].update(cpu_dtype="float16"), r"models.smollm2.cpu_dtype 'float16'"),
+    (lambda r: r["finetune"].update(cpu_autocast="sometimes"), r"finetune.cpu_autocast 'sometimes' is not true"),
+    (lambda r: r["finetune_head"].update(cpu_autocast=1), r"finetune_head.cpu_autocast must be str, got 1"),
     (lambda r: r["report"].update(methods=["baseline", "oracle"]), r"unknown method 'oracle'"),
     (lambda r: r.update(model="gpt"), r"unknown model 'gpt'"),
 ])

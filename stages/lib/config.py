@@ -68,9 +68,10 @@ class Model:
     engine: str | None = doc("local: `transformers` (this project's constrained, prefix-cached decoder) or `vllm` "
                              "(GPU serving engine)", default=None)
     tensor_parallel: int | None = doc("local, vllm: GPUs one model is split across", default=None)
-    cpu_dtype: str = doc("local, transformers: the dtype it answers in on a CPU (a GPU: bfloat16 always); bfloat16 "
-                         "where the CPU has native bf16 arithmetic (AVX512-BF16, AMX), else float32",
-                         default="float32")
+    cpu_dtype: str = doc("local, transformers: the dtype it answers in on a CPU (a GPU: bfloat16 always): float32, "
+                         "bfloat16, or `auto`: bfloat16 where the CPU has native bf16 arithmetic (AVX512-BF16, AMX), "
+                         "float32 where bf16 is emulated; the prediction meta's `base_precision` says which ran",
+                         default="auto")
     id: str | None = doc("anthropic: the API model id, checked with `models.retrieve` before anything is sent",
                          default=None)
     prices: Prices | None = doc("anthropic: USD per million tokens", default=None)
@@ -85,9 +86,10 @@ class Recipe:
     quantize_4bit: bool = doc("QLoRA: a 4-bit NF4 base with double quantisation (bitsandbytes), on either device")
     compute_dtype: dict[str, str] = doc("QLoRA: the 4-bit base's compute dtype per device (float32, bfloat16, "
                                         "float16)")
-    cpu_autocast: bool = doc("fp32 LoRA on a CPU: compute in bf16 autocast (weights and optimizer state stay fp32), "
-                             "as a GPU with bf16 always does; the head also scores so (the generative adapter is "
-                             "scored by the fp32 decoder)")
+    cpu_autocast: bool | str = doc("fp32 LoRA on a CPU: compute in bf16 autocast (weights and optimizer state stay "
+                                   "fp32), as a GPU with bf16 always does; the head also scores so (the generative "
+                                   "adapter is scored by the fp32 decoder). true, false, or `auto`: where the CPU "
+                                   "has native bf16 (as `cpu_dtype`); the run's meta `autocast` says which ran")
     r: int = doc("LoRA rank")
     alpha: int = doc("LoRA alpha")
     dropout: float = doc("LoRA dropout")
@@ -310,7 +312,12 @@ def _parse(tp, value, where: str):
             if kind not in METHOD_TYPES:
                 raise PipelineError(f"params.yaml: {where}.type {kind!r} is not one of {', '.join(METHOD_TYPES)}")
             return _parse(METHOD_TYPES[kind], value, where)
-        return _parse(options[0], value, where)
+        for option in options[:-1]:  # `bool | str`: the first type the value is
+            try:
+                return _parse(option, value, where)
+            except PipelineError:
+                pass
+        return _parse(options[-1], value, where)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise PipelineError(f"params.yaml: {where} must be a mapping, got {value!r}")
@@ -365,8 +372,9 @@ def _check(p: Params) -> None:
             raise PipelineError(f"params.yaml: models.{name}.{missing[0]}: missing")
         if m.provider == "local" and m.engine not in ("transformers", "vllm"):
             raise PipelineError(f"params.yaml: models.{name}.engine {m.engine!r} is not transformers or vllm")
-        if m.provider == "local" and m.cpu_dtype not in ("float32", "bfloat16"):
-            raise PipelineError(f"params.yaml: models.{name}.cpu_dtype {m.cpu_dtype!r} is not float32 or bfloat16")
+        if m.provider == "local" and m.cpu_dtype not in ("auto", "float32", "bfloat16"):
+            raise PipelineError(f"params.yaml: models.{name}.cpu_dtype {m.cpu_dtype!r} is not auto, float32 or "
+                                "bfloat16")
     p.model_entry(p.base_model), p.model_entry(p.model)
     if p.models[p.base_model].provider != "local":
         raise PipelineError(f"params.yaml: base_model {p.base_model!r} must be a local model")
@@ -411,6 +419,9 @@ def _check(p: Params) -> None:
     for name, recipe in (("finetune", p.finetune), ("finetune_head", p.finetune_head)):
         if not recipe.seeds or len(set(recipe.seeds)) != len(recipe.seeds):
             raise PipelineError(f"params.yaml: {name}.seeds {recipe.seeds} must be distinct and not empty")
+        if recipe.cpu_autocast not in (True, False, "auto"):
+            raise PipelineError(f"params.yaml: {name}.cpu_autocast {recipe.cpu_autocast!r} is not true, false or "
+                                "auto")
         if bad := {d: t for d, t in recipe.compute_dtype.items() if t not in ("float32", "bfloat16", "float16")}:
             raise PipelineError(f"params.yaml: {name}.compute_dtype {bad} is not float32, bfloat16 or float16")
     if p.finetune_head.class_weight not in (None, "balanced"):

@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
+from stages.lib import cpu
 from stages.lib.backends import shared_prefix
 from stages.lib.methods.base import batched
 from stages.lib.templates import with_prefixes
@@ -31,9 +32,9 @@ from stages.lib.truncation import ANSWER_ROOM, truncate_tokens
 SENTINEL = "\u0000TEXT\u0000"
 
 
-def load(path: str, adapter: str | None = None, quantization_config=None, cpu_dtype: str = "float32"):
+def load(path: str, adapter: str | None = None, quantization_config=None, cpu_dtype: str = "auto"):
     """The model on the GPU in bf16 where there is one (each torchrun process on its own), else on the CPU in
-    `cpu_dtype` (the registry entry's; bf16 where the CPU has it natively).
+    `cpu_dtype` (the registry entry's; `auto`: bf16 where the CPU has it natively, else fp32).
 
     A LoRA adapter trained on a full-precision base is merged (no adapter cost per token). One trained on a 4-bit
     base (QLoRA, `quantization_config` given) is scored as it was trained: on the same 4-bit base, the adapter
@@ -42,7 +43,7 @@ def load(path: str, adapter: str | None = None, quantization_config=None, cpu_dt
     cuda = torch.cuda.is_available()
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}" if cuda else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(path)
-    dtype = torch.bfloat16 if cuda else getattr(torch, cpu_dtype)
+    dtype = torch.bfloat16 if cuda else getattr(torch, cpu.cpu_dtype(cpu_dtype))
     if quantization_config is not None:
         dtype = quantization_config.bnb_4bit_compute_dtype
         model = AutoModelForCausalLM.from_pretrained(path, quantization_config=quantization_config, dtype=dtype,

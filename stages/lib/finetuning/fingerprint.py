@@ -5,6 +5,7 @@ import dataclasses
 import hashlib
 import json
 
+from stages.lib.cpu import cpu_autocast
 from stages.lib.files import content_hash
 
 
@@ -14,6 +15,7 @@ def fingerprint(cfg, train: list[dict], val: list[dict], base: str, seed: int, e
     seed or another quantisation of the same model starts afresh."""
     # `seeds` lists every seed a study trains; the one this run trains is `seed`.
     recipe = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("checkpoint_dir", "seeds")}
+    recipe["cpu_autocast"] = cpu_autocast(cfg.cpu_autocast)  # what `auto` is on this CPU: a shared cache differs
     parts = [recipe, seed, train, val] + ([type(cfg).__name__, extra] if extra is not None else [])
     h = hashlib.sha256(json.dumps(parts, sort_keys=True).encode())
     h.update(content_hash(base).encode())

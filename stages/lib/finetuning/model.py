@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from stages.lib import cpu
 from stages.lib.config import Recipe
 from stages.lib.errors import PipelineError
 from stages.lib.quantization import quantization_config
@@ -31,7 +32,7 @@ def autocast(cfg: Recipe, dev: str) -> str | None:
     """The dtype training computes in under autocast, or None (fp32, or the 4-bit base's own compute dtype)."""
     if dev == "cuda" and torch.cuda.is_bf16_supported():
         return "bfloat16"
-    return "bfloat16" if dev == "cpu" and cfg.cpu_autocast and not cfg.quantize_4bit else None
+    return "bfloat16" if dev == "cpu" and cpu.cpu_autocast(cfg.cpu_autocast) and not cfg.quantize_4bit else None
 
 
 def precision(cfg: Recipe) -> str:
