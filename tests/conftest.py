@@ -29,7 +29,8 @@ def tiny_model_dir(tmp_path_factory):
 def tiny_lm(tiny_model_dir):
     from stages.lib.backends import local as local_lm
 
-    model, tok = local_lm.load(str(tiny_model_dir))
+    # fp32 on every CPU: the exactness tests compare against brute force to 1e-4 (`auto` is bf16 on some)
+    model, tok = local_lm.load(str(tiny_model_dir), cpu_dtype="float32")
     return local_lm.LocalLM(model, tok, batch_size=4, progress=False)
 
 

@@ -67,7 +67,7 @@ def test_train_save_reload_predict_and_resume(tiny_model_dir, tmp_path):
     assert metrics["steps"] == 8 and not metrics["resumed"] and len(metrics["eval_losses"]) == 2
     assert (adapter / "adapter_config.json").exists()
 
-    model, tok = local_lm.load(str(tiny_model_dir), adapter=str(adapter))
+    model, tok = local_lm.load(str(tiny_model_dir), adapter=str(adapter), cpu_dtype="float32")
     clf = PromptClassifier({"system": cfg.system, "fields": ["y", "z"], "labels": LABELS, "examples": []},
                            local_lm.LocalLM(model, tok, progress=False), mode="constrained")
     preds = clf.predict(TRAIN[:3])
@@ -102,7 +102,7 @@ def test_long_texts_are_cut_the_same_way_in_training_and_inference(tiny_model_di
     trained = [t for t, lb in zip(example["input_ids"], example["labels"], strict=True) if lb != -100]
     assert trainer.processing_class.decode(trained).strip() in ("Cuts<|im_end|>", "Fractures<|im_end|>")
     budget = input_budget(CFG, trainer.processing_class, long)
-    lm = local_lm.LocalLM(*local_lm.load(str(tiny_model_dir)), progress=False)
+    lm = local_lm.LocalLM(*local_lm.load(str(tiny_model_dir), cpu_dtype="float32"), progress=False)
     text, cut = lm.truncate(long[0]["text"], budget, CFG.system)
     assert cut and text == train_data[0][0]["prompt"][1]["content"]  # inference sees what training saw
 
