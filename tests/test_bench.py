@@ -80,6 +80,33 @@ def test_inference_bench_counts_the_tokens_the_constrained_decoder_runs(tiny_lm)
     # the texts alone are fewer tokens than the decoder runs (chat turn, JSON opening, answer): the bound is below 1
     text = sum(len(tiny_lm.encode(t)) for t in texts)
     assert token_cap(text, counts) == text / (counts["first"] + counts["answer"]) < 1
+    # one shape per forward on the shared prefix, each at the prefix's length; the first is the whole batch
+    n_feeds = len(counts["shapes"])
+    assert n_feeds >= 2 and all(p == prefix for _, _, p in counts["shapes"])
+    assert counts["shapes"][0] == (len(texts), max(own), prefix)
+
+
+def test_prefix_attention_is_timed_at_the_shapes_the_decoder_ran(tiny_lm, monkeypatch):
+    """The bound's attention part replays the prefix part of attention, every layer, on the model's heads: one
+    query per head group, row and position, against the prefix's keys."""
+    from bench import inference
+    from stages.lib.backends import shared_prefix
+
+    cfg, calls = tiny_lm.model.config, []
+    real = shared_prefix._flash
+
+    def spy(query, key, value, **kw):
+        calls.append((tuple(query.shape), tuple(key.shape), query.dtype))
+        return real(query, key, value, **kw)
+
+    monkeypatch.setattr(shared_prefix, "_flash", spy)
+    assert inference.prefix_attention_seconds(tiny_lm, []) == 0.0
+    assert inference.prefix_attention_seconds(tiny_lm, [(3, 5, 7), (2, 1, 7)]) > 0
+    kv, dim = cfg.num_key_value_heads, getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    groups = cfg.num_attention_heads // kv
+    dtype = next(tiny_lm.model.parameters()).dtype
+    assert calls == ([((1, kv, 3 * groups * 5, dim), (1, kv, 7, dim), dtype)] * cfg.num_hidden_layers
+                     + [((1, kv, 2 * groups * 1, dim), (1, kv, 7, dim), dtype)] * cfg.num_hidden_layers)
 
 
 def test_cpu_line_names_the_bf16_kernels_and_any_cap_on_them():
