@@ -186,7 +186,7 @@ def main():
                    floatfmt=".3f", tablefmt="github", missingval="—"))
     print()
     text_tokens = tok_s / samples_s  # per sample: what the floor runs
-    attention = {key: prefix_attention_seconds(lm, fed[key]["shapes"]) for key in fed if key != "no prompt"}
+    attention = {key: prefix_attention_seconds(lm, c["shapes"]) for key, c in fed.items()}
     for name in prompts:
         t, c = seconds[name, True], fed[name, True]
         cap = token_cap(text_tokens * len(texts), c)
@@ -202,11 +202,10 @@ def main():
           "time taken")
     table = []
     for key in [*prompts, "no prompt"]:
-        c = fed[key if key == "no prompt" else (key, True)]
-        t = seconds[key if key == "no prompt" else (key, True)]
-        attn = prefix_attention_seconds(lm, c["shapes"]) if key == "no prompt" else attention[key, True]
+        run = key if key == "no prompt" else (key, True)
+        c, t = fed[run], seconds[run]
         table.append([key, c["first"] / len(texts), c["answer"] / len(texts), c["padded"] / len(texts),
-                      (c["first"] + c["answer"]) / tok_s / len(texts) * 1e3, attn / len(texts) * 1e3,
+                      (c["first"] + c["answer"]) / tok_s / len(texts) * 1e3, attention[run] / len(texts) * 1e3,
                       t / len(texts) * 1e3])
     print(tabulate(table, headers=["prompt", "own tok", "answer tok", "pad tok", "floor ms (own+answer)",
                                    "prefix attn ms", "ms"], floatfmt=".1f", tablefmt="github"))
