@@ -7,7 +7,7 @@ forward pass), `backward()`, and the optimizer and scheduler step. The table giv
 step and share, padding's share of the batch tokens, and per-run totals for the default run: its steps, its
 validation passes (`eval_strategy`) and its checkpoints.
 
-python -m bench.finetune_step --task multifield --steps 8
+python -m bench finetune_step --task multifield --steps 8
 """
 import argparse
 import math
@@ -30,11 +30,12 @@ def timed(fn):
     return out, time.perf_counter() - start
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--task", default="multifield")
     ap.add_argument("--steps", type=int, default=8, help="timed steps, after one untimed warm-up step")
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> None:
     params = load_params()
     cfg = params.finetune
     train, val = training_rows(cfg, read_jsonl(paths.task_split(args.task, "train")),
@@ -91,6 +92,3 @@ def main():
     print(tabulate([r + [r[2] / total] for r in whole], headers=["", "count", "s", "share"],
                    floatfmt=(None, "d", ".1f", ".1%"), tablefmt="github"))
 
-
-if __name__ == "__main__":
-    main()

@@ -8,8 +8,8 @@ code paths, not accuracy. One table:
   and peak GPU memory;
 - vLLM against this decoder on the same prompts, if vLLM is importable: samples/s and agreement.
 
-python -m bench.gpu_check                                # on the GPU machine
-python -m bench.gpu_check --device cpu --layers 2 --n 8  # the same code paths on a CPU, small (the tests run it)
+python -m bench gpu_check                                # on the GPU machine
+python -m bench gpu_check --device cpu --layers 2 --n 8  # the same code paths on a CPU, small (the tests run it)
 Without CUDA and with the default --device cuda, every row reports "skipped: no CUDA".
 """
 from __future__ import annotations
@@ -97,13 +97,14 @@ def vllm_decode(base: Path, texts, labels):
     return [o["pred"] for o in out], len(texts) / (time.perf_counter() - start)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--layers", type=int, default=None, help="fewer layers than SmolLM2's 30 (a quick CPU look)")
     ap.add_argument("--n", type=int, default=256, help="prompts to decode")
     ap.add_argument("--steps", type=int, default=20, help="QLoRA training steps")
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> None:
     rows = []
     if args.device == "cuda" and not torch.cuda.is_available():
         for check in ("decoder fp32", "decoder bf16", "QLoRA training steps", "vLLM"):
@@ -139,6 +140,3 @@ def main() -> None:
     print(tabulate(rows, headers=["check", "samples/s", "agreement / peak GPU MB", "notes"], floatfmt=".1f",
                    tablefmt="github"))
 
-
-if __name__ == "__main__":
-    main()

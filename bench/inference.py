@@ -17,9 +17,9 @@ for any exact decoder at this kernel's speed.
 The pipeline decodes a whole split in one call: `--n 1000` takes every test row (166 on imbalanced, 113 on
 multifield), where the prefix's one run is shared by all of them and batches sorted by length pad less.
 
-python -m bench.inference --task imbalanced --n 64     # zero-shot and few-shot prompts, generate as well
-python -m bench.inference --task multifield --n 32 --skip-generate
-python -m bench.inference --task imbalanced --dtype float32       # on a CPU, in fp32 rather than the registry's
+python -m bench inference --task imbalanced --n 64     # zero-shot and few-shot prompts, generate as well
+python -m bench inference --task multifield --n 32 --skip-generate
+python -m bench inference --task imbalanced --dtype float32       # on a CPU, in fp32 rather than the registry's
 """
 import argparse
 import contextlib
@@ -35,12 +35,13 @@ from stages.lib.backends import shared_prefix
 from stages.lib.config import load_params
 from stages.lib.files import read_json, read_jsonl
 from stages.lib.parsing import parse_answer
+from stages.lib.scoring import exact_match
 
 
-def accuracy(preds, records, fields):
-    return sum(all(p.get(f) == r["labels"][f] for f in fields) for p, r in zip(preds, records, strict=True)) / len(
-        records
-    )
+def accuracy(preds: list[dict], records: list[dict], fields: list[str]) -> float:
+    """Exact match over every label field, scored as the pipeline scores it (`scoring.exact_match`)."""
+    rows = [{"pred": p, "true": r["labels"]} for p, r in zip(preds, records, strict=True)]
+    return float(exact_match(rows, fields).mean())
 
 
 @torch.inference_mode()
@@ -113,24 +114,24 @@ def prefix_attention_seconds(lm, shapes) -> float:
     return total
 
 
-def sample_args() -> argparse.ArgumentParser:
+def sample_args(ap: argparse.ArgumentParser) -> None:
     """The arguments the decoding benches share: which test rows, which model, what batch."""
-    ap = argparse.ArgumentParser()
     ap.add_argument("--task", default="imbalanced")
     ap.add_argument("--n", type=int, default=64, help="the first N test rows (more than there are: all)")
     ap.add_argument("--model", default=str(paths.BASE_MODEL))
     ap.add_argument("--batch-size", type=int, default=16)
-    return ap
 
 
-def main():
-    ap = sample_args()
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    sample_args(ap)
     ap.add_argument("--prompt", nargs="+", default=["zero_shot", "few_shot"],
                     help="the prompt files, each decoded both ways (the first is the one `generate` uses)")
     ap.add_argument("--skip-generate", action="store_true", help="leave out the slow one-call-per-sample row")
     ap.add_argument("--dtype", choices=["float32", "bfloat16"],
                     help="on a CPU (default: the base model's models.<name>.cpu_dtype, as the pipeline runs it)")
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> None:
     params = load_params()
     dtype = args.dtype or params.model_entry(params.base_model).cpu_dtype
     torch.manual_seed(0)
@@ -215,6 +216,3 @@ def main():
     if t_gen:
         print(f"constrained vs generate ({args.prompt[0]}): {t_gen / seconds[args.prompt[0], True]:.1f}x samples/s")
 
-
-if __name__ == "__main__":
-    main()

@@ -3,7 +3,7 @@
 the pipeline's model and prompt, one run. Zero-shot (no examples) is the reference row; each bound is compared
 with the unbounded examples row by row (paired bootstrap interval, exact McNemar).
 
-python -m bench.knn_examples --bounds 128 64 32
+python -m bench knn_examples --bounds 128 64 32
 """
 import argparse
 import time
@@ -12,7 +12,7 @@ import numpy as np
 from tabulate import tabulate
 
 from stages.lib import paths
-from stages.lib.backends.registry import prompted_backend
+from stages.lib.backends.prompted_backend import prompted_backend
 from stages.lib.config import load_params
 from stages.lib.files import read_json, read_jsonl
 from stages.lib.intervals import interval, resamples
@@ -20,12 +20,13 @@ from stages.lib.methods.llm import PromptClassifier
 from stages.lib.scoring import exact_match, paired_outcomes
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--task", default=None, help="default: learning_curve.task")
     ap.add_argument("--bounds", type=int, nargs="*", default=[128, 64, 32])
     ap.add_argument("--n", type=int, default=None, help="test rows (default: all)")
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> None:
     params = load_params()
     task = args.task or params.learning_curve.task
     cfg = params.method("few_shot_knn")
@@ -66,6 +67,3 @@ def main():
     print(tabulate(rows, headers=["examples", "input tokens / sample", "tokens / example", "samples/s",
                                   "accuracy [95% CI]", "vs unbounded (paired)"], floatfmt=".1f", tablefmt="github"))
 
-
-if __name__ == "__main__":
-    main()

@@ -3,9 +3,10 @@ samples, the same constrained decoder (shared prefix, batched). Per prompt and d
 share of labels equal to fp32's; and the rate of one matmul of the model's shape in each. A GPU always answers in
 bf16; `models.<name>.cpu_dtype` chooses on a CPU.
 
-python -m bench.precision --task imbalanced --n 64
-python -m bench.precision --task multifield --n 32 --prompt zero_shot
+python -m bench precision --task imbalanced --n 64
+python -m bench precision --task multifield --n 32 --prompt zero_shot
 """
+import argparse
 import time
 
 import torch
@@ -31,10 +32,12 @@ def matmul_rate(dtype: str, rows: int = 4096, d_in: int = 576, d_out: int = 1536
     return 2 * rows * d_in * d_out * reps / (time.perf_counter() - start) / 1e9
 
 
-def main():
-    ap = sample_args()
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    sample_args(ap)
     ap.add_argument("--prompt", nargs="+", default=["zero_shot", "few_shot"])
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> None:
     records = read_jsonl(paths.task_split(args.task, "test"))[: args.n]
     texts = [r["text"] for r in records]
     rows, preds = [], {}
@@ -58,6 +61,3 @@ def main():
         fp32, bf16 = (r[2] for r in rows if r[0] == name)
         print(f"{name}: bf16 {bf16 / fp32:.2f}x fp32's samples/s")
 
-
-if __name__ == "__main__":
-    main()

@@ -21,9 +21,9 @@ before, aside).
 It names the CPU's native bf16 kernels (`bench/cpu.py`): bf16 results are bit for bit only on the same ones, so
 metrics that differ from the committed ones on another CPU are listed, one line a file.
 
-python -m bench.profile                      # the whole pipeline (about half an hour on 2 cores)
-python -m bench.profile --keep /tmp/run      # keep the scratch clone
-python -m bench.profile --commit 6c252a4     # an earlier commit, to compare back to back on the same machine
+python -m bench profile                      # the whole pipeline (about half an hour on 2 cores)
+python -m bench profile --keep /tmp/run      # keep the scratch clone
+python -m bench profile --commit 6c252a4     # an earlier commit, to compare back to back on the same machine
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # measured again on every run, not a reproduced result: times, rates, memory, and the cascade's cost per million
 # (each part's compute time, priced)
 TIMING = ("seconds", "_per_s", "memory", "cost_per_million")
-HEAD = ("finetune_head@", "finetuned_head@", "curve_finetuned_head@")  # the classification head's own stages
+HEAD = ("finetune_head@", "predict_finetuned_head@", "curve_finetuned_head@")  # the classification head's own stages
 
 
 def sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -69,17 +69,13 @@ def import_seconds(repo: Path, name: str) -> float | None:
     for a stage group this checkout's layout test does not know, or whose closure (computed from this checkout)
     the profiled commit does not have (an earlier commit's)."""
     sys.path.insert(0, str(ROOT))
-    from tests.test_layout import STAGES, closure
+    from tests.test_layout import STAGES, stage_closure
 
     group = short(name).split("@")[0]
     if group not in STAGES:
         return None
-    body = STAGES[group].get("do", STAGES[group])
-    mods = set()
-    for m in body["cmd"].split():
-        if m.startswith("stages."):
-            files, _ = closure(m)
-            mods |= {f[:-3].replace("/", ".").removesuffix(".__init__") for f in files}
+    files, _ = stage_closure(group)
+    mods = {f[:-3].replace("/", ".").removesuffix(".__init__") for f in files}
     code = "import importlib, time; t = time.perf_counter()\n" + "".join(
         f"importlib.import_module({m!r})\n" for m in sorted(mods)) + "print(time.perf_counter() - t)"
     proc = sh([sys.executable, "-c", code], repo, check=False)
@@ -142,11 +138,12 @@ def changed_lines(changed: dict) -> list[str]:
     return lines
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--keep", help="clone into this directory and keep it")
     ap.add_argument("--commit", help="profile this commit of the checkout instead of HEAD")
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> None:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="profile-"))
     if work.exists() and any(work.iterdir()):
         raise SystemExit(f"{work} is not empty")
@@ -203,6 +200,3 @@ def main() -> None:
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
-
-if __name__ == "__main__":
-    main()

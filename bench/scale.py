@@ -8,8 +8,8 @@ so its peak resident memory is its own:
 - nearest-neighbour selection (`methods.few_shot_knn.knn` examples) for every test row;
 - evaluate: headline figures with `evaluate.bootstrap` resamples on the test split.
 
-python -m bench.scale                       # 10k, 30k, 100k
-python -m bench.scale --sizes 2000 5000     # a quick look
+python -m bench scale                       # 10k, 30k, 100k
+python -m bench scale --sizes 2000 5000     # a quick look
 """
 from __future__ import annotations
 
@@ -103,12 +103,13 @@ def run_step(step: str, work: Path) -> dict:
     return {"seconds": seconds, "rows": len(test)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000])
     ap.add_argument("--step", help=argparse.SUPPRESS)  # one step in its own process
     ap.add_argument("--work", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> None:
     if args.step:
         out = run_step(args.step, Path(args.work))
         out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -121,8 +122,8 @@ def main() -> None:
             work.mkdir()
             make_dataset(n, load_params().seed, work / "raw.csv")
             for step in STEPS:
-                proc = subprocess.run([sys.executable, "-m", "bench.scale", "--step", step, "--work", str(work)],
-                                      capture_output=True, text=True)
+                proc = subprocess.run([sys.executable, "-m", "bench", "--out", "-", "scale", "--step", step,
+                                       "--work", str(work)], capture_output=True, text=True)
                 if proc.returncode:
                     raise SystemExit(f"{step} at {n} rows failed:\n{proc.stderr[-3000:]}")
                 results[step, n] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -138,6 +139,3 @@ def main() -> None:
     print(f"rows growth {last / first:.0f}x; bootstrap {load_params().evaluate.bootstrap}; 2 cores")
     print(tabulate(rows, headers=headers, floatfmt=".2f", tablefmt="github"))
 
-
-if __name__ == "__main__":
-    main()

@@ -8,12 +8,12 @@ on a CPU without native bf16; the head row uses `finetune_head.cpu_autocast`).
 The generative models are then scored on the same test samples with the same constrained decoder; the head
 model by its own forward pass (no decoding).
 
-python -m bench.training --task imbalanced --train 128 --epochs 1
+python -m bench training --task imbalanced --train 128 --epochs 1
 
 `--qlora` compares instead, on the same rows, LoRA on the fp32 base with QLoRA on the study's 4-bit NF4 base
 (this recipe in fp32 and bf16 compute, and the study's exact recipe), each row in its own process so that its
 peak resident memory is its own; every 4-bit adapter is scored on the 4-bit base it was trained on:
-python -m bench.training --qlora --task imbalanced --train 128 --epochs 1
+python -m bench training --qlora --task imbalanced --train 128 --epochs 1
 """
 import argparse
 import dataclasses
@@ -37,6 +37,7 @@ from stages.lib.config import load_params
 from stages.lib.files import read_json, read_jsonl
 from stages.lib.finetuning.generative import build_trainer
 from stages.lib.finetuning.model import autocast, compute_dtype, device
+from stages.lib.scoring import exact_match
 from stages.lib.templates import answer_text
 
 
@@ -105,8 +106,9 @@ def score(model, tok, system, test, fields, labels) -> tuple[float, float]:
 
 
 def accuracy(got: list[dict], test: list[dict], fields) -> float:
-    """Exact match over every label field, as the pipeline's headline accuracy."""
-    return sum(all(g["pred"][f] == r["labels"][f] for f in fields) for g, r in zip(got, test, strict=True)) / len(test)
+    """Exact match over every label field, scored as the pipeline scores it (`scoring.exact_match`)."""
+    return float(exact_match([{"pred": g["pred"], "true": r["labels"]} for g, r in zip(got, test, strict=True)],
+                             fields).mean())
 
 
 # The study's exact recipe (its published code): r=6, alpha=8, dropout 0.05, q/v projections, every layer,
@@ -161,7 +163,8 @@ def qlora_row(name, args) -> dict:
 def qlora_table(args) -> None:
     rows = []
     for name in QLORA_ROWS:
-        cmd = [sys.executable, "-m", "bench.training", "--row", name, "--task", args.task, "--train", str(args.train),
+        cmd = [sys.executable, "-m", "bench", "--out", "-", "training", "--row", name, "--task", args.task,
+               "--train", str(args.train),
                "--epochs", str(args.epochs), "--base", args.base]
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode:
@@ -172,8 +175,7 @@ def qlora_table(args) -> None:
     print(tabulate([list(r.values()) for r in rows], headers=list(rows[0]), floatfmt=".3f", tablefmt="github"))
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--task", default="imbalanced")
     ap.add_argument("--train", type=int, default=128)
     ap.add_argument("--epochs", type=float, default=1)
@@ -181,7 +183,9 @@ def main():
     ap.add_argument("--skip-defaults", action="store_true", help="only this recipe's two losses")
     ap.add_argument("--qlora", action="store_true", help="LoRA fp32 against QLoRA 4-bit (ours and the study's)")
     ap.add_argument("--row", help=argparse.SUPPRESS)  # one --qlora row, run in its own process
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> None:
     if args.row:
         torch.manual_seed(load_params().seed)
         print(json.dumps(qlora_row(args.row, args)))
@@ -230,6 +234,3 @@ def main():
     )
     print("\n" + "\n".join(f"{r[0]}: {r[1] / rows[0][1]:.2f}x the first row's samples/s" for r in rows[1:]))
 
-
-if __name__ == "__main__":
-    main()

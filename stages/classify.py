@@ -9,31 +9,12 @@ sends only the rows under its threshold to the strong method. Interrupted? Rerun
 """
 from pathlib import Path
 
-from stages import baseline, predict_finetuned, predict_finetuned_head, predict_prompted
-from stages.lib import paths
 from stages.lib.cli import run, stage_args
-from stages.lib.config import CascadeMethod, FinetunedMethod, HeadMethod, Params, PromptMethod, load_params
-from stages.lib.errors import PipelineError
-from stages.lib.files import read_json, write_json
-from stages.lib.methods.cascade_classifier import CascadeClassifier
+from stages.lib.config import load_params
+from stages.lib.files import write_json
+from stages.lib.methods.registry import build
 from stages.lib.new_data import classify_file, read_inputs, run_key
 from stages.lib.predictions import task_data, task_labels
-
-BUILDERS = {PromptMethod: predict_prompted, FinetunedMethod: predict_finetuned, HeadMethod: predict_finetuned_head}
-
-
-def build(params: Params, task: str, method: str):
-    """The method's classifier, as its pipeline stage builds it; a cascade from its two parts and the threshold its
-    stage chose on validation (the part it reduces to alone, where one dominated)."""
-    if not isinstance(params.method(method), CascadeMethod):
-        return BUILDERS.get(type(params.method(method)), baseline).build_classifier(params, task, method)
-    if not paths.cascade(task).exists():
-        raise PipelineError(f"{paths.cascade(task)}: missing; run dvc repro scoring/dvc.yaml:cascade@{task} first")
-    chosen = read_json(paths.cascade(task))
-    names = {"cheap": chosen["cheap"], "strong": chosen["strong"]}
-    return CascadeClassifier(None if chosen["reduces_to"] == chosen["strong"] else build(params, task, names["cheap"]),
-                             None if chosen["reduces_to"] == chosen["cheap"] else build(params, task, names["strong"]),
-                             chosen["threshold"], names)
 
 
 def main() -> None:
@@ -43,7 +24,7 @@ def main() -> None:
     params = load_params()
     task = params.task(args.task)
     rows = read_inputs(args.input, task.dataset, params.dataset(task.dataset))
-    clf = build(params, args.task, args.method)
+    clf = build(params, args.task, args.method)  # as its prediction stage builds it
     data = task_data(args.task, [])
     clf.fit(data["train"], data["val"])  # the same fit as in the pipeline: instant, or an index
     counts = classify_file(clf, rows, Path(args.output), args.method, list(task_labels(args.task)),

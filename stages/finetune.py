@@ -9,7 +9,7 @@ import os
 from stages.lib import paths
 from stages.lib.cli import run, stage_args
 from stages.lib.config import load_params
-from stages.lib.files import atomic_path, read_jsonl, write_json
+from stages.lib.files import atomic_path, read_json, read_jsonl, write_json
 from stages.lib.finetuning.generative import train as finetune
 from stages.lib.finetuning.rows import training_rows
 from stages.lib.finetuning.training import summary
@@ -27,8 +27,8 @@ def main() -> None:
     checkpoints = cfg.checkpoint_dir or paths.user_cache("checkpoints")
     main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun (finetune.processes > 1) one writes
     with atomic_path(paths.adapter(args.task)) if main_rank else contextlib.nullcontext() as out:
-        metrics = finetune(cfg, train, val, str(paths.BASE_MODEL), out, checkpoints, cfg.seeds[0],
-                           live_dir=str(paths.train_live(args.task)) if main_rank else None)
+        metrics = finetune(cfg, train, val, read_json(paths.task_labels(args.task)), str(paths.BASE_MODEL), out,
+                           checkpoints, cfg.seeds[0], live_dir=str(paths.train_live(args.task)) if main_rank else None)
     if not main_rank:
         return
     write_json(paths.train_metrics(args.task), metrics)

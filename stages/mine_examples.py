@@ -1,5 +1,5 @@
-"""Stage: the study's few-shot prompt — mine the zero-shot errors on the validation split, add training
-examples of the worst classes to the zero-shot prompt. Test data takes no part.
+"""Stage: the study's few-shot prompt — mine the errors of `mine_from` (zero-shot) on the validation split, add
+training examples of the worst classes to its prompt. Test data takes no part.
 
 python -m stages.mine_examples --task balanced --method few_shot
 """
@@ -18,11 +18,12 @@ def main() -> None:
     args = stage_args("task", "method")
     params = load_params()
     cfg = params.method(args.method)
-    if cfg.type != "prompt" or cfg.classes is None or cfg.per_class is None:
-        raise PipelineError(f"params.yaml: methods.{args.method} needs type prompt, classes and per_class to mine")
-    base = read_json(paths.prompt(args.task, "zero_shot"))
-    val_preds = read_jsonl(paths.predictions(args.task, "zero_shot", "val"))
-    val_meta = read_json(paths.predictions_meta(args.task, "zero_shot", "val"))
+    if cfg.type != "prompt" or cfg.mine_from is None:
+        raise PipelineError(f"params.yaml: methods.{args.method} needs type prompt and mine_from to mine")
+    source = params.method(cfg.mine_from)
+    base = read_json(paths.prompt(args.task, source.prompt))
+    val_preds = read_jsonl(paths.predictions(args.task, cfg.mine_from, "val"))
+    val_meta = read_json(paths.predictions_meta(args.task, cfg.mine_from, "val"))
     train = read_jsonl(paths.task_split(args.task, "train"))
     mined = mine_errors(val_preds, base["fields"], cfg.classes)
     examples = pick_examples(mined, train, cfg.per_class, random.Random(params.seed))

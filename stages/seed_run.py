@@ -1,27 +1,27 @@
-"""Stage: one fine-tuning seed — either recipe trained on its pipeline rows of `--task` under training seed
+"""Stage: one fine-tuning seed: a trained method's recipe on its pipeline rows of `--task` under training seed
 `--seed`, scored on the full test split with bootstrap intervals. One stage per task x seed
-(seed_finetuned@<task>-<seed>, seed_finetuned_head@...), each with its own checkpoint in the per-user cache, so
-the spread across seeds (fine-tuning's own noise) sits beside the test sample's interval in the report.
+(seed_<method>@<task>-<seed>), each with its own checkpoint in the per-user cache, so the spread across seeds
+(fine-tuning's own noise) sits beside the test sample's interval in the report.
 
 python -m stages.seed_run --method finetuned --task imbalanced --seed 43
 """
-from stages import curve
 from stages.lib import paths
 from stages.lib.cli import run, stage_args
 from stages.lib.config import load_params
 from stages.lib.errors import PipelineError
 from stages.lib.files import write_json
-from stages.lib.learning_curve import RECIPES
+from stages.lib.learning_curve import point
+from stages.lib.methods.registry import method_type
 from stages.lib.predictions import task_data, task_labels
 
 
 def main() -> None:
     args = stage_args("method", "task", "seed")
-    if args.method not in RECIPES:
-        raise PipelineError(f"--method {args.method!r}: seeds are trained for {', '.join(RECIPES)}")
     params, seed = load_params(), int(args.seed)
+    if not method_type(params, args.method).recipe:
+        raise PipelineError(f"--method {args.method!r} trains nothing: no training seeds")
     data, labels = task_data(args.task, ["test"]), task_labels(args.task)
-    result = curve.fine_tuned_point(params, args.task, args.method, data["train"], data, labels, seed)
+    result = point(params, args.task, args.method, data["train"], data, labels, seed)
     write_json(paths.seed_point(args.task, args.method, seed),
                {"task": args.task, "method": args.method, "seed": seed, **result})
     print(f"{args.task} seed {seed}: {args.method} accuracy {result['accuracy']:.3f} "

@@ -5,31 +5,46 @@ import sys
 from tests.conftest import ROOT
 
 
-def bench(*args):
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
+def bench(*args, out="-"):
+    """`python -m bench` as a user runs it; `out`: where it writes its file ('-': nowhere)."""
+    proc = subprocess.run([sys.executable, "-m", "bench", "--out", str(out), *args], cwd=ROOT, capture_output=True,
+                          text=True,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
 
 def test_gpu_check_reports_every_cuda_row_skipped_without_cuda():
-    out = bench("bench.gpu_check")
+    out = bench("gpu_check")
     assert out.count("skipped: no CUDA") == 4
 
 
 def test_gpu_check_code_paths_run_on_a_cpu():
     """The GPU machine has no network: the model is built from the shipped tokenizer and config alone."""
-    out = bench("bench.gpu_check", "--device", "cpu", "--layers", "2", "--n", "8", "--steps", "2")
+    out = bench("gpu_check", "--device", "cpu", "--layers", "2", "--n", "8", "--steps", "2")
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     assert {"decoder fp32", "decoder bf16", "QLoRA training steps", "vLLM"} <= set(rows)
     assert "same labels as fp32" in rows["decoder bf16"] and "4-bit NF4" in rows["QLoRA training steps"]
 
 
-def test_scale_bench_prints_every_step_with_its_growth():
-    out = bench("bench.scale", "--sizes", "200", "400")
+def test_scale_bench_prints_every_step_with_its_growth_and_writes_what_it_printed(tmp_path):
+    out = bench("scale", "--sizes", "200", "400", out=tmp_path)
     for step in ("ingest + split + task", "tfidf fit + predict", "knn selection", "evaluate"):
         assert f"| {step}" in out
     assert "growth 200→400" in out and "peak MB at 400" in out
+    written = (tmp_path / "scale.md").read_text()  # the command, the machine, and the table as printed
+    assert "Written by `python -m bench scale --sizes 200 400`" in written and "Machine: cpu: " in written
+    table = [line for line in out.splitlines() if line.startswith("| ")]
+    assert table and all(line in written for line in table)
+
+
+def test_every_bench_is_one_subcommand_of_one_parser():
+    from bench.__main__ import BENCHES, parser
+
+    ap = parser()
+    for name in BENCHES:
+        assert ap.parse_args([name]).name == name
+    assert not [p for p in (ROOT / "bench").glob("*.py") if "def main(" in p.read_text() and p.stem != "__main__"]
 
 
 def test_profile_times_each_stage_of_one_plain_repro_and_counts_the_skipped(tmp_path):

@@ -5,8 +5,9 @@ import sys
 import pytest
 import yaml
 
-from stages.lib.config import Finetune, Params, PromptMethod, load_params
+from stages.lib.config import Finetune, Params, load_params
 from stages.lib.errors import PipelineError
+from stages.lib.methods.prompt_spec import PromptMethod
 from tests.conftest import ROOT
 
 RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -23,8 +24,19 @@ def write(tmp_path, edit):
 def test_shipped_params_load_typed():
     p = load_params(ROOT / "params.yaml")
     assert isinstance(p, Params) and isinstance(p.finetune, Finetune)
-    assert isinstance(p.methods["few_shot"], PromptMethod) and p.methods["few_shot"].classes == 5
+    assert isinstance(p.method("few_shot"), PromptMethod) and p.method("few_shot").classes == 5
     assert p.models["sonnet"].prices.input > 0 and p.models["sonnet"].min_cache_tokens > 0
+
+
+def test_each_recipe_starts_from_the_shared_block_and_overrides_what_differs(tmp_path):
+    p = load_params(ROOT / "params.yaml")
+    assert p.finetune.r == p.finetune_head.r == RAW["recipe"]["r"]  # shared, written once
+    assert (p.finetune.learning_rate, p.finetune_head.learning_rate) == (RAW["recipe"]["learning_rate"],
+                                                                         RAW["finetune_head"]["learning_rate"])
+    p = load_params(write(tmp_path, lambda r: r["recipe"].update(r=4)))
+    assert p.finetune.r == p.finetune_head.r == 4
+    p = load_params(write(tmp_path, lambda r: r["finetune"].update(r=2)))
+    assert (p.finetune.r, p.finetune_head.r) == (2, RAW["recipe"]["r"])
 
 
 def test_cpu_precision_is_auto_true_or_false(tmp_path):
@@ -51,23 +63,39 @@ def test_params_rewritten_by_dvc_exp_run_keep_no_and_off_as_strings(tmp_path):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda r: r["finetune"].update(lerning_rate=1), r"finetune.lerning_rate: unknown key"),
-    (lambda r: r["finetune"].pop("gradient_accumulation_steps"), r"finetune.gradient_accumulation_steps: missing"),
+    (lambda r: r["recipe"].pop("gradient_accumulation_steps"), r"finetune.gradient_accumulation_steps: missing"),
+    (lambda r: r["recipe"].update(epochz=1), r"recipe.epochz: unknown key"),
     (lambda r: r["finetune"].update(epochs="two"), r"finetune.epochs must be float, got 'two'"),
     (lambda r: r["finetune"].update(batch_size=True), r"finetune.batch_size must be int"),
     (lambda r: r["tasks"]["balanced"].update(dataset="nope"), r"unknown dataset 'nope'"),
     (lambda r: r["tasks"]["balanced"].update(labels=["EventTitle"]), r"tasks.balanced.labels \['EventTitle'\]"),
     (lambda r: r["methods"]["zero_shot"].update(type="magic"), r"methods.zero_shot.type 'magic'"),
-    (lambda r: r["methods"]["zero_shot"].update(mode="guess"), r"methods.zero_shot.mode 'guess'"),
-    (lambda r: r["models"]["sonnet"].pop("min_cache_tokens"), r"models.sonnet.min_cache_tokens: missing"),
+    (lambda r: r["models"]["sonnet"].pop("min_cache_tokens"), r"models.sonnet: min_cache_tokens is missing"),
     (lambda r: r["models"]["smollm2"].update(cpu_dtype="float16"), r"models.smollm2.cpu_dtype 'float16'"),
-    (lambda r: r["finetune"].update(cpu_autocast="sometimes"), r"finetune.cpu_autocast 'sometimes' is not true"),
-    (lambda r: r["finetune_head"].update(cpu_autocast=1), r"finetune_head.cpu_autocast must be str, got 1"),
+    (lambda r: r["finetune"].update(cpu_autocast="sometimes"), r"cpu_autocast 'sometimes' is not one of true, fa"),
+    (lambda r: r["finetune_head"].update(cpu_autocast=1), r"finetune_head.cpu_autocast 1 is not one of true"),
     (lambda r: r["report"].update(methods=["baseline", "oracle"]), r"unknown method 'oracle'"),
     (lambda r: r.update(model="gpt"), r"unknown model 'gpt'"),
+    (lambda r: r["evaluate"].update(recalibration="platt"), r"evaluate.recalibration 'platt' is not one"),
+    (lambda r: r["tasks"]["imbalanced"].pop("min_count"), r"tasks.imbalanced: imbalanced sampling needs min_count"),
+    (lambda r: r["finetune"].update(seeds=[1, 1]), r"finetune: seeds \[1, 1\] must be distinct"),
 ])
 def test_bad_params_are_named(tmp_path, edit, message):
     with pytest.raises(PipelineError, match=message):
         load_params(write(tmp_path, edit))
+
+
+@pytest.mark.parametrize("method, edit, message", [
+    ("zero_shot", {"mode": "guess"}, r"methods.zero_shot.mode 'guess' is not one of constrained, generate"),
+    ("cascade", {"rule": "budget"}, r"methods.cascade: rule budget needs max_cost"),
+    ("few_shot", {"mine_from": None}, r"methods.few_shot: mined few-shot needs mine_from"),
+    ("baseline", {"C": "big"}, r"methods.baseline.C must be a list"),
+])
+def test_a_method_is_read_and_checked_by_its_type_when_used(tmp_path, method, edit, message):
+    """Only a stage that uses a method reads its params (and depends on its type's spec module)."""
+    p = load_params(write(tmp_path, lambda r: r["methods"][method].update(edit)))
+    with pytest.raises(PipelineError, match=message):
+        p.method(method)
 
 
 def test_a_stage_refuses_bad_params_with_one_line_and_exit_2(tmp_path):

@@ -63,7 +63,7 @@ def test_answer_loss_matches_full_logits_loss(tiny_model_dir, tmp_path):
 def test_train_save_reload_predict_and_resume(tiny_model_dir, tmp_path):
     cfg = replace(CFG, epochs=2)
     ckpt, adapter = tmp_path / "ckpt", tmp_path / "adapter"
-    metrics = train(cfg, TRAIN, VAL, str(tiny_model_dir), adapter, ckpt, seed=0)
+    metrics = train(cfg, TRAIN, VAL, {}, str(tiny_model_dir), adapter, ckpt, seed=0)
     assert metrics["steps"] == 8 and not metrics["resumed"] and len(metrics["eval_losses"]) == 2
     assert (adapter / "adapter_config.json").exists()
 
@@ -79,7 +79,7 @@ def test_train_save_reload_predict_and_resume(tiny_model_dir, tmp_path):
     for c in sorted(ckpt.glob("*/checkpoint-*"))[1:]:
         shutil.rmtree(c)
     first_epoch = json.loads(next(ckpt.glob("*/checkpoint-4/training_seconds.json")).read_text())["seconds"]
-    resumed = train(cfg, TRAIN, VAL, str(tiny_model_dir), tmp_path / "adapter2", ckpt, seed=0)
+    resumed = train(cfg, TRAIN, VAL, {}, str(tiny_model_dir), tmp_path / "adapter2", ckpt, seed=0)
     assert resumed["resumed"] and resumed["steps"] == 8 and len(resumed["eval_losses"]) == 2
     assert resumed["train_seconds"] > first_epoch > 0  # the whole cost: the interrupted run's epoch counts too
     # Trainer's own mean over the steps this run trained (set whatever logging_steps is), and how many those were
@@ -87,7 +87,7 @@ def test_train_save_reload_predict_and_resume(tiny_model_dir, tmp_path):
 
     # A different recipe never resumes a stale checkpoint.
     other = train(
-        replace(cfg, learning_rate=5e-4), TRAIN, VAL, str(tiny_model_dir), tmp_path / "a3", ckpt, seed=0
+        replace(cfg, learning_rate=5e-4), TRAIN, VAL, {}, str(tiny_model_dir), tmp_path / "a3", ckpt, seed=0
     )
     assert not other["resumed"]
 
@@ -124,7 +124,7 @@ def test_qlora_trains_a_4bit_base_saves_an_adapter_scored_on_that_base_and_resum
     )
     assert sum(isinstance(m, Linear4bit) for m in trainer.model.modules()) == 2 * 7  # every linear of both layers
     ckpt, adapter = tmp_path / "ckpt", tmp_path / "adapter"
-    metrics = train(QLORA, single(TRAIN), single(VAL), str(tiny_model_dir), adapter, ckpt, seed=0)
+    metrics = train(QLORA, single(TRAIN), single(VAL), {}, str(tiny_model_dir), adapter, ckpt, seed=0)
     assert metrics["base_precision"] == "nf4" and metrics["steps"] == 8
     history = json.loads(next(ckpt.glob("*/checkpoint-8/trainer_state.json")).read_text())["log_history"]
     losses = [h["loss"] for h in history if "loss" in h]
@@ -139,7 +139,7 @@ def test_qlora_trains_a_4bit_base_saves_an_adapter_scored_on_that_base_and_resum
 
     for c in sorted(ckpt.glob("*/checkpoint-*"))[1:]:  # interrupted after the first epoch
         shutil.rmtree(c)
-    resumed = train(QLORA, single(TRAIN), single(VAL), str(tiny_model_dir), tmp_path / "a2", ckpt, seed=0)
+    resumed = train(QLORA, single(TRAIN), single(VAL), {}, str(tiny_model_dir), tmp_path / "a2", ckpt, seed=0)
     assert resumed["resumed"] and resumed["steps"] == 8 and resumed["train_loss_steps"] == 4
 
 
@@ -172,7 +172,7 @@ def test_qlora_on_the_real_embedded_smollm2(tmp_path):
     base = tmp_path / "smollm2"
     materialise(SMOLLM, base)
     cfg = replace(QLORA, epochs=1, eval_strategy="no", max_steps=3, top_layers=2)
-    metrics = train(cfg, single(TRAIN), single(VAL), str(base), tmp_path / "adapter", tmp_path / "ckpt",
+    metrics = train(cfg, single(TRAIN), single(VAL), {}, str(base), tmp_path / "adapter", tmp_path / "ckpt",
                                seed=0)
     assert metrics["base_precision"] == "nf4" and metrics["steps"] == 3 and metrics["train_loss"] > 0
     model, tok = local_lm.load(str(base), adapter=str(tmp_path / "adapter"),
@@ -189,8 +189,8 @@ def test_another_seed_trains_anew_and_writes_another_adapter(tiny_model_dir, tmp
     from safetensors.torch import load_file
 
     cfg = replace(CFG, max_steps=2, eval_strategy="no")
-    a = train(cfg, single(TRAIN), single(VAL), str(tiny_model_dir), tmp_path / "a", tmp_path / "ckpt", 42)
-    b = train(cfg, single(TRAIN), single(VAL), str(tiny_model_dir), tmp_path / "b", tmp_path / "ckpt", 7)
+    a = train(cfg, single(TRAIN), single(VAL), {}, str(tiny_model_dir), tmp_path / "a", tmp_path / "ckpt", 42)
+    b = train(cfg, single(TRAIN), single(VAL), {}, str(tiny_model_dir), tmp_path / "b", tmp_path / "ckpt", 7)
     assert not a["resumed"] and not b["resumed"]
     wa, wb = (load_file(p / "adapter_model.safetensors") for p in (tmp_path / "a", tmp_path / "b"))
     assert any(not (wa[k] == wb[k]).all() for k in wa)

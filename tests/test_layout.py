@@ -1,74 +1,50 @@
 """Every stage depends on exactly the code it runs, and the layout says what is a stage and what is library.
 
-The closure is computed from the source with `ast`: every `import`/`from` of a project module, imports inside
-functions included, and the packages above each module. A package `__init__` that holds only a docstring runs
-no code, so it needs no dep."""
-import ast
+The closure (stages/lib/closure.py) is computed from the source with `ast`: every `import`/`from` of a project
+module, imports inside functions included, and the packages above each module. The pipeline files are written
+from it (stages/lib/pipeline.py); these tests check the files as DVC reads them."""
 import re
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
+from stages.lib.closure import closure, runs_code
+from stages.lib.config import load_params
+from stages.lib.methods.registry import SHARDING, TRAIN_POINT, spec_module, type_spec
 from tests.conftest import PIPELINES, ROOT
 
 SPECS = {f: yaml.safe_load((ROOT / f).read_text()) for f in PIPELINES}
 STAGES = {name: body for spec in SPECS.values() for name, body in spec["stages"].items()}
 
 
-def module_file(mod: str) -> Path | None:
-    p = ROOT.joinpath(*mod.split("."))
-    for cand in (p.with_suffix(".py"), p / "__init__.py"):
-        if cand.exists():
-            return cand
-    return None
+PARAMS = load_params(ROOT / "params.yaml")
+BUILDS = ("stages.predict", "stages.curve", "stages.seed_run")  # the stages that build a method's classifier
 
 
-def imports(path: Path, mod: str) -> list[str]:
-    pkg = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
-    out = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            out += [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
-                base = ".".join(parts + ([base] if base else []))
-            out += [base] + [f"{base}.{a.name}" for a in node.names]
-    parts = mod.split(".")
-    return out + [".".join(parts[:i]) for i in range(1, len(parts))]
-
-
-def closure(mod: str) -> tuple[set[str], set[str]]:
-    """(project files, top-level external modules) that `python -m mod` can import."""
-    files, external, todo = set(), set(), [mod]
-    while todo:
-        m = todo.pop()
-        f = module_file(m)
-        if f is None:
-            if not module_file(m.rpartition(".")[0] or m) and m:  # `from pkg import name` of a non-module name
-                external.add(m.split(".")[0])
-            continue
-        rel = f.relative_to(ROOT).as_posix()
-        if rel in files:
-            continue
-        files.add(rel)
-        todo += imports(f, m)
-    return files, external
-
-
-def runs_code(rel: str) -> bool:
-    body = ast.parse((ROOT / rel).read_text()).body
-    return not (rel.endswith("__init__.py") and all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
-                                                   for n in body))
+def spec(name: str) -> str:
+    return spec_module(PARAMS.methods[name]["type"])
 
 
 def stage_closure(name: str) -> tuple[set[str], set[str]]:
+    """What the stage's command can run: its `-m` modules' closures, plus what the method registry imports by name
+    for it: the spec module of each method whose params it reads, and for a stage that builds a method's classifier
+    (`--method m`) its builder and trainer. tests/test_pipeline.py checks the same against a real run's imports."""
     body = STAGES[name].get("do", STAGES[name])
     mods = re.findall(r"-m ([\w.]+)", body["cmd"])
     assert mods, f"stage {name}: command does not run a project module"
+    if method := re.search(r"--method (\w+)", body["cmd"]):
+        cfg = PARAMS.method(method.group(1))
+        mods += [spec(method.group(1))] + ([spec(cfg.mine_from)] if getattr(cfg, "mine_from", None) else [])
+    if mods[0] in ("stages.cascade", "stages.report"):  # they read every method of the grid
+        mods += [spec(m) for m in PARAMS.report.methods]
+    if method and mods[0] in BUILDS:
+        kind = type_spec(PARAMS.method(method.group(1)).type)
+        mods += [kind.build.partition(":")[0]]
+        if kind.train and not mods[0].endswith(".predict"):  # curve and seed points train their own adapter
+            mods += [kind.train.partition(":")[0], TRAIN_POINT.partition(":")[0]]
+        if kind.sharded and mods[0].endswith(".predict"):
+            mods += [SHARDING]
     files, external = set(), set()
     for m in mods:
         f, e = closure(m)
@@ -92,16 +68,23 @@ def test_deps_cover_every_imported_project_file(name):
 
 
 @pytest.mark.parametrize("name, forbidden_files, forbidden_modules", [
-    ("baseline", ["backends/", "finetuning/", "methods/llm.py"], ["torch", "transformers", "anthropic"]),
+    ("predict_baseline", ["backends/", "finetuning/", "methods/llm.py"], ["torch", "transformers", "anthropic"]),
     ("base_model", ["templates.py", "methods/", "backends/", "fewshot.py"], ["anthropic", "trl"]),
-    ("zero_shot", ["finetuning/"], ["trl"]),
-    ("finetuned", ["finetuning/", "backends/claude/"], ["trl", "anthropic"]),
+    ("predict_zero_shot", ["finetuning/", "methods/tfidf.py", "head_classifier"], ["trl"]),
+    ("predict_few_shot_knn", ["finetuning/", "adapters/"], ["trl"]),
+    ("predict_finetuned", ["finetuning/", "backends/claude/", "methods/prompt_method.py"], ["trl", "anthropic"]),
+    ("predict_finetuned_head", ["backends/", "finetuning/"], ["trl", "anthropic"]),
+    ("curve_baseline", ["backends/", "finetuning/"], ["torch", "anthropic"]),
     ("finetune", ["backends/", "methods/"], ["anthropic"]),
     ("evaluate", ["backends/", "methods/", "finetuning/"], ["torch", "anthropic"]),
     ("report", ["backends/", "methods/", "finetuning/"], ["anthropic", "transformers"]),
 ])
 def test_closures_are_narrow(name, forbidden_files, forbidden_modules):
+    """Every stage reads params through config, which reads the method registry, and a stage that reads a method's
+    params reads its type's spec: names and params dataclasses only (builders are imported by name, by the stage
+    that runs them)."""
     files, external = stage_closure(name)
+    files = {f for f in files if not f.endswith(("methods/__init__.py", "methods/registry.py", "_spec.py"))}
     assert not [f for f in files if any(x in f for x in forbidden_files)], files
     assert not external & set(forbidden_modules), external & set(forbidden_modules)
 
@@ -113,11 +96,43 @@ def test_the_test_catches_a_missing_dep(tmp_path, monkeypatch):
     monkeypatch.setitem(STAGES, "evaluate", body)
     with pytest.raises(AssertionError, match="stage evaluate: deps miss stages/lib/scoring.py"):
         test_deps_cover_every_imported_project_file("evaluate")
-    body = dict(STAGES["baseline"]["do"])  # a directory dep holding a module the stage never imports
+    body = dict(STAGES["predict_baseline"]["do"])  # a directory dep holding a module the stage never imports
     body["deps"] = [*body["deps"], "stages/lib/methods/"]
-    monkeypatch.setitem(STAGES, "baseline", {"foreach": STAGES["baseline"]["foreach"], "do": body})
+    monkeypatch.setitem(STAGES, "predict_baseline", {"foreach": STAGES["predict_baseline"]["foreach"], "do": body})
     with pytest.raises(AssertionError, match="which its command never imports"):
-        test_deps_cover_every_imported_project_file("baseline")
+        test_deps_cover_every_imported_project_file("predict_baseline")
+    body = dict(STAGES["predict_finetuned"]["do"])  # the builder the registry imports by name is a dep too
+    body["deps"] = [d for d in body["deps"] if d != "stages/lib/methods/finetuned.py"]
+    monkeypatch.setitem(STAGES, "predict_finetuned", {"foreach": "${tasks}", "do": body})
+    with pytest.raises(AssertionError, match="deps miss stages/lib/methods/finetuned.py"):
+        test_deps_cover_every_imported_project_file("predict_finetuned")
+
+
+def test_the_pipeline_files_are_what_the_stage_table_gives():
+    """dvc.yaml and scoring/dvc.yaml are written by `python -m stages.lib.pipeline`; a hand edit, a new import or
+    a new method without regenerating them fails here."""
+    from stages.lib.pipeline import render
+
+    for path, text in render(PARAMS).items():
+        assert (ROOT / path).read_text(encoding="utf-8") == text, f"{path}: run python -m stages.lib.pipeline"
+
+
+def test_a_method_stage_reads_only_its_own_inputs():
+    """A nearest-neighbour stage never depends on an adapter; a fine-tuned one on its own adapter only."""
+    deps = {name: STAGES[name]["do"]["deps"] for name in STAGES if name.startswith("predict_")}
+    assert not [d for d in deps["predict_few_shot_knn"] if d.startswith(("models/adapters", "models/head_adapters",
+                                                                         "metrics/train"))]
+    assert "models/adapters/${key}" in deps["predict_finetuned"]
+    assert not [d for d in deps["predict_finetuned"] if "head_adapters" in d or d.startswith("data/prompts")]
+    assert not [d for d in deps["predict_baseline"] if d.startswith("models/")]
+
+
+def test_no_stage_module_imports_another():
+    """Entry points call the library, never each other: a stage's builder lives in the library, where every
+    consumer (classify, the learning curve, the seed spread) reaches it through the method registry."""
+    for p in sorted((ROOT / "stages").glob("*.py")):
+        mods = {m for m in closure(f"stages.{p.stem}")[0] if m.count("/") == 1 and not m.endswith("__init__.py")}
+        assert mods == {f"stages/{p.name}"} or p.name == "__init__.py", f"{p.name} imports {mods - {p.name}}"
 
 
 def test_every_pipeline_file_is_known_and_runs_its_stages_from_the_root():
@@ -157,8 +172,8 @@ def test_stage_modules_are_short_entry_points_and_library_names_are_distinct():
 HEAVY = {"torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate", "datasets", "vllm"}
 
 
-@pytest.mark.parametrize("name", ["ingest", "split", "task", "prompt", "mine_examples", "baseline", "evaluate",
-                                  "compare", "report"])
+@pytest.mark.parametrize("name", ["ingest", "split", "task", "prompt", "mine_few_shot", "predict_baseline",
+                                  "curve_baseline", "evaluate", "compare", "report"])
 def test_stages_that_run_no_model_import_no_model_library(name):
     """Not even lazily: a stage that never touches a model must not pay for importing one."""
     _, external = stage_closure(name)

@@ -139,6 +139,36 @@ def test_repro_builds_every_task_and_method(repo):
     assert not {e["id"] for e in few["examples"]} & test_ids
 
 
+@pytest.mark.parametrize("stage", ["predict_baseline@balanced", "predict_zero_shot@balanced",
+                                   "mine_few_shot@balanced", "predict_finetuned_head@multitask", "curve_baseline@8",
+                                   "scoring/dvc.yaml:cascade@balanced", "report"])
+def test_the_code_a_stage_really_imports_is_in_its_deps(repo, stage, tmp_path):
+    """The generated deps against a real run: the stage's command, run as DVC runs it, under `python -X importtime`,
+    imports no project file its deps miss (the method registry imports specs, builders and trainers by name, so a
+    static closure alone cannot show this)."""
+    spec = yaml.safe_load((repo / ("scoring/dvc.yaml" if ":" in stage else "dvc.yaml")).read_text())["stages"]
+    group, _, key = short(stage).partition("@")
+    body = spec[group].get("do", spec[group])
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    cmd = body["cmd"].replace("${key}", key).replace("${item}", key)
+    cmd = re.sub(r"\$\{([\w.]+)\}", lambda m: str(_lookup(params, m.group(1))), cmd)
+    deps = [d if isinstance(d, str) else next(iter(d)) for d in body["deps"]]
+    copy = tmp_path / "repo"  # the stage rewrites its outputs: in a copy, so the module's repo stays as built
+    shutil.copytree(repo, copy, symlinks=True, ignore=shutil.ignore_patterns(".dvc", ".git"))
+    proc = sh(cmd.replace("python ", f"{sys.executable} -X importtime ", 1), copy)
+    imported = {m for m in re.findall(r"\|\s+(stages(?:\.\w+)*)\s*$", proc.stderr, re.M)}
+    files = {str(Path(*m.split(".")).with_suffix(".py")) if (copy / Path(*m.split(".")).with_suffix(".py")).exists()
+             else str(Path(*m.split(".")) / "__init__.py") for m in imported}
+    missing = sorted(f for f in files if f not in deps and not f.endswith("__init__.py"))
+    assert imported and not missing, f"{stage} imported {missing}, which its deps miss"
+
+
+def _lookup(params: dict, key: str):
+    for part in key.split("."):
+        params = params[part]
+    return params
+
+
 def test_second_repro_is_a_noop_and_diffs_work(repo):
     out = sh(f"{sys.executable} -m dvc repro", repo).stdout
     assert "Running stage" not in out
@@ -164,14 +194,16 @@ def test_stale_results_fail_the_check_on_a_clean_clone_naming_the_stages(repo, t
     stale = {short(line.split(": ")[1]) for line in proc.stdout.splitlines() if line.startswith("stale: ")}
     assert proc.returncode == 1 and "stages/lib/scoring.py (modified)" in proc.stdout
     assert {"evaluate@balanced-baseline", "compare@balanced", "curve_finetuned@8"} <= stale
-    assert not [s for s in stale if s.startswith(("ingest", "split", "task", "finetune@", "baseline", "report"))]
+    assert not [s for s in stale if s.startswith(("ingest", "split", "task", "finetune@", "predict_", "report"))]
     assert "run `dvc repro` and commit `dvc.lock`, `scoring/dvc.lock` and `metrics/`" in proc.stdout
     path.write_text(original)
-    pool = clean / "stages/lib/backends/claude/pool.py"  # inside a directory dep
+    pool = clean / "stages/lib/backends/claude/pool.py"  # what prompting can run, Claude included
     pool.write_text(pool.read_text() + "\n# a change to the Claude pool\n")
     proc = sh(check, clean, check=False)
     assert proc.returncode == 1
-    assert re.search(r"stale: zero_shot@balanced: .*stages/lib/backends/? \(modified\)", proc.stdout)
+    assert re.search(r"stale: predict_zero_shot@balanced: .*stages/lib/backends/claude/pool.py \(modified\)",
+                     proc.stdout)
+    assert "predict_finetuned@balanced" not in proc.stdout  # the fine-tuned model never asks Claude
     sh("git checkout -q stages/lib/backends/claude/pool.py", clean)
     params = clean / "params.yaml"
     params.write_text(params.read_text().replace("bootstrap: 2000", "bootstrap: 1000"))
@@ -216,7 +248,8 @@ def test_a_code_change_makes_exactly_the_stages_that_run_it_stale(repo):
         stale = {short(line.strip().rstrip(":"))
                  for line in sh(f"{sys.executable} -m dvc status", repo).stdout.splitlines()
                  if line and not line.startswith("\t") and line.endswith(":")}
-        assert {"baseline@balanced", "zero_shot@multitask", "few_shot_knn@balanced", "finetuned@multitask"} <= stale
+        assert {"predict_baseline@balanced", "predict_zero_shot@multitask", "predict_few_shot_knn@balanced",
+                "predict_finetuned@multitask"} <= stale
         assert not [s for s in stale if s.startswith(("finetune@", "ingest@", "task@", "base_model", "evaluate"))]
     finally:
         path.write_text(original)
@@ -232,7 +265,7 @@ def test_a_task_param_change_reruns_only_that_task(repo):
     assert "balanced" in sh(f"{sys.executable} -m dvc params diff", repo).stdout
     out = sh(f"{sys.executable} -m dvc repro", repo).stdout
     ran = {short(line.split("'")[1]) for line in out.splitlines() if line.startswith("Running stage")}
-    assert {"task@balanced", "baseline@balanced", "finetune@balanced", "report"} <= ran
+    assert {"task@balanced", "predict_baseline@balanced", "finetune@balanced", "report"} <= ran
     assert not any("multitask" in s or s.startswith(("ingest", "split", "base_model")) for s in ran)
     assert "balanced/baseline" in sh(f"{sys.executable} -m dvc metrics diff", repo).stdout
 
@@ -337,7 +370,7 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
         # (it asks the API about the model once more) and finds every answer in the per-user cache
         described = sum(r[1].startswith("/v1/models/") for r in fake.log)
         sh(f"{sys.executable} -m dvc exp run --queue -S model=opus -S claude.max_usd=20 -S claude.concurrency=2 "
-           "zero_shot@multitask", repo, **env)
+           "predict_zero_shot@multitask", repo, **env)
         sh(f"{sys.executable} -m dvc queue start -j 1", repo, **env)
         for _ in range(600):
             status = sh(f"{sys.executable} -m dvc queue status", repo, **env).stdout
@@ -369,7 +402,7 @@ def test_two_processes_train_one_adapter_and_shard_predictions_identically(repo)
         params["finetune"]["checkpoint_dir"] = str(repo.parent / f"checkpoints-{processes}")  # train, not resume
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         sh(
-            f"{sys.executable} -m stages.predict_prompted --task balanced --method zero_shot",
+            f"{sys.executable} -m stages.predict --task balanced --method zero_shot",
             repo,
             OMP_NUM_THREADS="1",
         )

@@ -107,5 +107,5 @@ def test_mined_few_shot_pays_for_the_validation_run_it_mined():
     rows = add_costs([{"task": "t", "method": "zero_shot", "throughput": 10.0, "fit_seconds": 0.0},
                       {"task": "t", "method": "few_shot", "throughput": 10.0, "fit_seconds": 3600.0},
                       {"task": "t", "method": "few_shot_claude", "cost_per_million": 100.0, "fit_seconds": 9.0,
-                       "fit_cost_usd": 0.42}], hourly_price=1.0)
+                       "fit_cost_usd": 0.42}], hourly_price=1.0, reference="zero_shot")
     assert rows[1]["upfront_cost"] == 1.0 and rows[2]["upfront_cost"] == 0.42  # machine time, or API dollars

@@ -24,7 +24,7 @@ def test_report_with_missing_methods_invents_nothing(tmp_path, monkeypatch):
                        ("timings", {"throughput": 100.0, "fit_seconds": 3.6})]:
         (tmp_path / f"metrics/{kind}/t").mkdir(parents=True)
         (tmp_path / f"metrics/{kind}/t/baseline.json").write_text(json.dumps(body))
-    rows = add_costs(collect(["t"], ["baseline", "zero_shot", "claude"]), hourly_price=2.0)
+    rows = add_costs(collect(["t"], ["baseline", "zero_shot", "claude"]), hourly_price=2.0, reference="zero_shot")
     assert [r["method"] for r in rows] == ["baseline"]
     assert rows[0]["upfront_cost"] == pytest.approx(0.002) and rows[0].get("break_even") is None
     table = render_markdown(rows)

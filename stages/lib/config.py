@@ -9,20 +9,18 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ruamel.yaml import YAML, YAMLError
 
 from stages.lib.errors import PipelineError
+from stages.lib.methods import registry
+from stages.lib.schema import doc
 
 PARAMS = Path("params.yaml")
-
-
-def doc(help: str, **kwargs):
-    """A field with its help text, as TRL's configs carry theirs (`field(metadata={"help": ...})`): the one place
-    a param is documented. The README's params table is generated from it (`python -m stages.lib.config`)."""
-    return field(metadata={"help": help}, **kwargs)
+Dtype = Literal["float32", "bfloat16", "float16"]
 
 
 @dataclass(frozen=True)
@@ -39,16 +37,27 @@ class Split:
     test: float = doc("fraction of each dataset for test")
     seed: int = doc("the split's seed (stratified on the first label)")
 
+    def __post_init__(self):
+        if not (0 < self.val and 0 < self.test and self.val + self.test < 1):
+            raise ValueError("val and test must be positive and leave rows for train")
+
 
 @dataclass(frozen=True)
 class Task:
     dataset: str = doc("the dataset it samples (a key of `datasets`)")
     labels: list[str] = doc("the label field(s) predicted; several are answered as one JSON object")
-    sampling: str = doc("`balanced` (the N most frequent classes, capped per class) or `imbalanced` (every class "
-                        "with enough training rows)")
+    sampling: Literal["balanced", "imbalanced"] = doc(
+        "`balanced` (the N most frequent classes, capped per class) or `imbalanced` (every class with enough "
+        "training rows)")
     top_n: int | None = doc("balanced: the N most frequent training classes", default=None)
     max_per_class: int | None = doc("balanced: cap per class and split (null: none)", default=None)
     min_count: int | None = doc("imbalanced: classes with at least this many training rows", default=None)
+
+    def __post_init__(self):
+        if self.sampling == "balanced" and (self.top_n is None or len(self.labels) != 1):
+            raise ValueError("balanced sampling needs top_n and exactly one label")
+        if self.sampling == "imbalanced" and self.min_count is None:
+            raise ValueError("imbalanced sampling needs min_count")
 
 
 @dataclass(frozen=True)
@@ -62,13 +71,16 @@ class Prices:
 
 @dataclass(frozen=True)
 class Model:
-    provider: str = doc("`local` (prepared by base_model, run here) or `anthropic` (the Claude API)")
+    provider: Literal["local", "anthropic"] = doc("`local` (prepared by base_model, run here) or `anthropic` (the "
+                                                  "Claude API)")
     source: str | None = doc("local: `pypi:<pkg>/<file>.gguf`, `hf:<hub id>` or `random:<pypi source>` (tests)",
                              default=None)
-    engine: str | None = doc("local: `transformers` (this project's constrained, prefix-cached decoder) or `vllm` "
+    engine: Literal["transformers", "vllm"] | None = doc(
+        "local: `transformers` (this project's constrained, prefix-cached decoder) or `vllm` "
                              "(GPU serving engine)", default=None)
     tensor_parallel: int | None = doc("local, vllm: GPUs one model is split across", default=None)
-    cpu_dtype: str = doc("local, transformers: the dtype it answers in on a CPU (a GPU: bfloat16 always): float32, "
+    cpu_dtype: Literal["auto", "float32", "bfloat16"] = doc(
+        "local, transformers: the dtype it answers in on a CPU (a GPU: bfloat16 always): float32, "
                          "bfloat16, or `auto`: bfloat16 where the CPU has native bf16 arithmetic (AVX512-BF16, AMX), "
                          "float32 where bf16 is emulated; the prediction meta's `base_precision` says which ran",
                          default="auto")
@@ -78,15 +90,22 @@ class Model:
     min_cache_tokens: int | None = doc("anthropic: the shortest prefix the API caches (shorter ones silently are "
                                        "not)", default=None)
 
+    def __post_init__(self):
+        need = ["source", "engine", "tensor_parallel"] if self.provider == "local" else \
+            ["id", "prices", "min_cache_tokens"]
+        if missing := [k for k in need if getattr(self, k) is None]:
+            raise ValueError(f"{missing[0]} is missing ({self.provider} models need {', '.join(need)})")
+
 
 @dataclass(frozen=True)
 class Recipe:
     """The knobs both fine-tuning recipes share (`finetune`, the generative one, and `finetune_head`)."""
     device: str = doc("`auto`, `cpu` or `cuda`: where fine-tuning runs")
     quantize_4bit: bool = doc("QLoRA: a 4-bit NF4 base with double quantisation (bitsandbytes), on either device")
-    compute_dtype: dict[str, str] = doc("QLoRA: the 4-bit base's compute dtype per device (float32, bfloat16, "
+    compute_dtype: dict[str, Dtype] = doc("QLoRA: the 4-bit base's compute dtype per device (float32, bfloat16, "
                                         "float16)")
-    cpu_autocast: bool | str = doc("fp32 LoRA on a CPU: compute in bf16 autocast (weights and optimizer state stay "
+    cpu_autocast: bool | Literal["auto"] = doc(
+        "fp32 LoRA on a CPU: compute in bf16 autocast (weights and optimizer state stay "
                                    "fp32), as a GPU with bf16 always does; the head also scores so (the generative "
                                    "adapter is scored by the fp32 decoder). true, false, or `auto`: where the CPU "
                                    "has native bf16 (as `cpu_dtype`); the run's meta `autocast` says which ran")
@@ -118,6 +137,10 @@ class Recipe:
     checkpoint_dir: str | None = doc("null: the per-user cache (survives `dvc exp run --queue`), keyed by a "
                                      "fingerprint of recipe, seed, data and base model")
 
+    def __post_init__(self):
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds {self.seeds} must be distinct and not empty")
+
 
 @dataclass(frozen=True)
 class Finetune(Recipe):
@@ -125,12 +148,14 @@ class Finetune(Recipe):
     max_input_tokens: int | None = doc("texts are cut to this many tokens in training and inference (null: what "
                                        "max_length leaves after the template, system turn and longest answer)")
     processes: int = doc("data-parallel training processes (torchrun); 1: plain")
-    loss: str = doc("`answer_logits` (the LM head at answer positions only) or `trl` (TRL's completion-only loss)")
+    loss: Literal["answer_logits", "trl"] = doc(
+        "`answer_logits` (the LM head at answer positions only) or `trl` (TRL's completion-only loss)")
 
 
 @dataclass(frozen=True)
 class FinetuneHead(Recipe):
-    class_weight: str | None = doc("null, or `balanced`: each field's classes weighted in the loss by n / (k x "
+    class_weight: Literal["balanced"] | None = doc(
+        "null, or `balanced`: each field's classes weighted in the loss by n / (k x "
                                    "count), counted on the training rows only")
 
 
@@ -142,9 +167,11 @@ class Claude:
     concurrency: int = doc("requests in flight at once")
     poll_seconds: float = doc("batch: seconds between status polls")
     max_tokens: int | None = doc("null: sized from the longest allowed answer (output rate limits count it)")
-    thinking: str = doc("`off` (the first of disabled/between_tools the model accepts; one that accepts neither "
+    thinking: Literal["off", "adaptive"] = doc(
+        "`off` (the first of disabled/between_tools the model accepts; one that accepts neither "
                         "gets adaptive at its lowest effort) or `adaptive`")
-    effort: str = doc("adaptive thinking: output_config.effort (low, medium, high, xhigh, max)")
+    effort: Literal["low", "medium", "high", "xhigh", "max"] = doc(
+        "adaptive thinking: output_config.effort (low, medium, high, xhigh, max)")
     thinking_tokens: int = doc("added to max_tokens whenever the model thinks (thinking tokens count toward it)")
     max_retries: int = doc("the SDK's retries with backoff (honouring retry-after) per request")
     timeout_s: float = doc("seconds per request")
@@ -158,75 +185,23 @@ class Prompts:
 
 
 @dataclass(frozen=True)
-class TfidfMethod:
-    type: str = doc("`tfidf`: TF-IDF + linear SVM, one per label field")
-    C: list[float] = doc("the SVM's C grid, chosen per field by validation accuracy (ties: the smaller)")
-    ngram_max: int = doc("word n-grams from 1 to this")
-    search_rows: int | None = doc("above this many training rows, C is searched on a seeded subsample of that "
-                                  "many and only the chosen C is fitted on all (null: always the full grid)")
-
-
-@dataclass(frozen=True)
-class PromptMethod:
-    type: str = doc("`prompt`: the prompted model (`model`) with a prompt file")
-    prompt: str = doc("the prompt file, data/prompts/<task>/<prompt>.json")
-    mode: str = doc("`constrained` (labels by construction) or `generate` (the study's free generation, parsed)")
-    batch_size: int = doc("local models: rows per forward pass")
-    max_new_tokens: int = doc("generate mode: tokens per answer (JSON answers need ~40)")
-    max_input_tokens: int | None = doc("texts cut to this many tokens (null: what the context leaves)")
-    knn: int = doc(">0: that many nearest training examples (TF-IDF cosine) before each sample")
-    processes: int = doc("local models: data-parallel processes (torchrun), rows sharded and gathered in order")
-    max_example_tokens: int | None = doc("nearest-neighbour few-shot: each example's text cut to this many tokens "
-                                         "(null: as the sample's own, max_input_tokens)", default=None)
-    classes: int | None = doc("mined few-shot: the most mispredicted validation classes that get examples",
-                              default=None)
-    per_class: int | None = doc("mined few-shot: training examples per such class", default=None)
-
-
-@dataclass(frozen=True)
-class HeadMethod:
-    type: str = doc("`head`: the base model with the task's classification-head adapter")
-    batch_size: int = doc("rows per forward pass")
-
-
-@dataclass(frozen=True)
-class FinetunedMethod:
-    type: str = doc("`finetuned`: the base model with the task's adapter; inputs cut exactly as in training")
-    mode: str = doc("`constrained` or `generate`, as for prompting")
-    batch_size: int = doc("rows per forward pass")
-    max_new_tokens: int = doc("generate mode: tokens per answer")
-    processes: int = doc("data-parallel processes (torchrun), rows sharded and gathered in order")
-
-
-@dataclass(frozen=True)
-class CascadeMethod:
-    type: str = doc("`cascade`: the cheap method answers, rows under a confidence threshold go to the strong one")
-    cheap: str = doc("the method that answers first (a method name)")
-    strong: str = doc("the method unsure rows escalate to: a method name, or `auto`, the prompted method (type "
-                      "prompt) with the best validation accuracy")
-    rule: str = doc("how the threshold is chosen on validation: `match_strong`, the fewest escalations whose "
-                    "accuracy reaches the strong method's; `budget`, the best accuracy within `max_cost_per_million`")
-    max_cost_per_million: float | None = doc("rule budget: USD per million classifications the cascade may cost")
-
-
-METHOD_TYPES = {"tfidf": TfidfMethod, "prompt": PromptMethod, "finetuned": FinetunedMethod,
-                "head": HeadMethod, "cascade": CascadeMethod}
-CASCADE_RULES = ("match_strong", "budget")
-RECALIBRATIONS = ("temperature", "isotonic")
-MODES = ("constrained", "generate")
-
-
-@dataclass(frozen=True)
 class Evaluate:
     bootstrap: int = doc("resamples for the confidence intervals and paired differences (seeded by `seed`)")
     confidence: float = doc("the intervals' level, e.g. 0.95 (plot labels follow it)")
     reference: str = doc("the method every other one is compared with, row by row (Holm-adjusted per task)")
     val_rows: int = doc("validation rows every method also predicts (the first of the split), on which confidences "
                         "are recalibrated and thresholds chosen; 0: none")
-    recalibration: str = doc("how confidences are recalibrated on validation: `temperature` (one scale on the "
+    recalibration: Literal["temperature", "isotonic"] = doc(
+        "how confidences are recalibrated on validation: `temperature` (one scale on the "
                              "logit) or `isotonic`")
     target_accuracy: float = doc("abstention: the accuracy the answered rows must reach; the threshold that reaches "
                                  "it is chosen on validation and its test coverage reported")
+
+    def __post_init__(self):
+        if not 0 < self.confidence < 1:
+            raise ValueError("confidence must be between 0 and 1")
+        if self.val_rows < 0 or not 0 < self.target_accuracy <= 1:
+            raise ValueError("val_rows must be >= 0 and target_accuracy in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -264,12 +239,16 @@ class Params:
     base_model: str = doc("the local model prepared, prompted locally and fine-tuned (a key of `models`)")
     model: str = doc("the prompted model: the base model itself, or an API model (`-S model=sonnet`)")
     models: dict[str, Model] = doc("the model registry")
+    recipe: dict[str, object] = doc("the knobs every training recipe shares (keys of `Recipe`), set once: each "
+                                    "recipe section (`finetune`, `finetune_head`) starts from them and overrides what "
+                                    "differs")
     finetune: Finetune = doc("the generative fine-tuning recipe (the study's)")
     finetune_head: FinetuneHead = doc("fine-tuning with a classification head: the same knobs where they apply")
     claude: Claude = doc("how Claude is called")
     prompts: Prompts = doc("the prompts' wording")
-    methods: dict[str, TfidfMethod | PromptMethod | FinetunedMethod | HeadMethod | CascadeMethod] = doc(
-        "the methods by name; `type` picks one")
+    methods: dict[str, dict] = doc("the methods by name; `type` picks a method type, `stages/lib/methods/"
+                                   "<type>_spec.py`, whose params the rest of the entry is (read when the method "
+                                   "is used: `method(name)`)")
     evaluate: Evaluate = doc("scoring")
     learning_curve: LearningCurve = doc("accuracy against training rows")
     seed_spread: SeedSpread = doc("fine-tuning's own noise: the same recipe and rows under several seeds")
@@ -283,7 +262,10 @@ class Params:
         return _known(self.datasets, name, "dataset")
 
     def method(self, name: str):
-        return _known(self.methods, name, "method")
+        """Method `name`'s params, read into its type's dataclass (the type's spec module is imported here, so
+        only a stage that uses a method depends on its type)."""
+        raw = _known(self.methods, name, "method")
+        return _parse(registry.type_spec(raw["type"]).config, raw, f"methods.{name}")
 
     def model_entry(self, name: str) -> Model:
         return _known(self.models, name, "model")
@@ -301,23 +283,33 @@ def _key(where: str, name) -> str:
     return f"{where}.{name}" if where else str(name)
 
 
+def _alternatives(tp) -> list[str]:
+    if typing.get_origin(tp) is Literal:
+        return [str(a) for a in typing.get_args(tp)]
+    return ["true", "false"] if tp is bool else [getattr(tp, "__name__", str(tp))]
+
+
 def _parse(tp, value, where: str):
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         options = [a for a in args if a is not type(None)]
-        if where.startswith("methods.") and where.count(".") == 1:  # a method: its `type` picks the class
-            kind = value.get("type") if isinstance(value, dict) else None
-            if kind not in METHOD_TYPES:
-                raise PipelineError(f"params.yaml: {where}.type {kind!r} is not one of {', '.join(METHOD_TYPES)}")
-            return _parse(METHOD_TYPES[kind], value, where)
-        for option in options[:-1]:  # `bool | str`: the first type the value is
+        if len(options) == 1:
+            return _parse(options[0], value, where)
+        for option in options:  # `bool | Literal["auto"]`: the first type the value is
             try:
                 return _parse(option, value, where)
             except PipelineError:
                 pass
-        return _parse(options[-1], value, where)
+        alternatives = [a for o in options for a in _alternatives(o)]
+        raise PipelineError(f"params.yaml: {where} {value!r} is not one of {', '.join(alternatives)}")
+    if origin is Literal:
+        if value is False and "off" in args:  # YAML 1.1 (PyYAML) reads a bare `off` as false
+            value = "off"
+        if value not in args or isinstance(value, bool):
+            raise PipelineError(f"params.yaml: {where} {value!r} is not one of {', '.join(map(str, args))}")
+        return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise PipelineError(f"params.yaml: {where} must be a mapping, got {value!r}")
@@ -331,7 +323,10 @@ def _parse(tp, value, where: str):
                 out[name] = _parse(hints[name], value[name], _key(where, name))
             elif f.default is dataclasses.MISSING:
                 raise PipelineError(f"params.yaml: {_key(where, name)}: missing")
-        return tp(**out)
+        try:
+            return tp(**out)
+        except ValueError as e:  # a dataclass's own check (__post_init__), named by its key
+            raise PipelineError(f"params.yaml: {where}: {e}") from None
     if origin is dict:
         if not isinstance(value, dict):
             raise PipelineError(f"params.yaml: {where} must be a mapping, got {value!r}")
@@ -342,8 +337,6 @@ def _parse(tp, value, where: str):
         if not isinstance(value, list):
             raise PipelineError(f"params.yaml: {where} must be a list, got {value!r}")
         return [_parse(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if tp is str and value is False and where == "claude.thinking":  # YAML 1.1 (PyYAML) reads a bare `off` as false
-        value = "off"
     ok = (isinstance(value, tp) and not (tp is int and isinstance(value, bool))) or \
          (tp is float and isinstance(value, int) and not isinstance(value, bool))
     if not ok:
@@ -351,90 +344,40 @@ def _parse(tp, value, where: str):
     return float(value) if tp is float else value
 
 
-def _check(p: Params) -> None:
-    """Cross-references and allowed values, each named."""
+def _cross_check(p: Params) -> None:
+    """What one section cannot check alone: names that refer to other sections (each field checks its own value
+    where it is declared)."""
     for name, t in p.tasks.items():
         ds = p.dataset(t.dataset)
         if bad := [f for f in t.labels if f not in ds.labels]:
             raise PipelineError(f"params.yaml: tasks.{name}.labels {bad} are not label fields of datasets.{t.dataset}")
-        if t.sampling == "balanced" and (t.top_n is None or len(t.labels) != 1):
-            raise PipelineError(f"params.yaml: tasks.{name}: balanced sampling needs top_n and exactly one label")
-        if t.sampling == "imbalanced" and t.min_count is None:
-            raise PipelineError(f"params.yaml: tasks.{name}: imbalanced sampling needs min_count")
-        if t.sampling not in ("balanced", "imbalanced"):
-            raise PipelineError(f"params.yaml: tasks.{name}.sampling {t.sampling!r} is not balanced or imbalanced")
-    for name, m in p.models.items():
-        need = {"local": ["source", "engine", "tensor_parallel"],
-                "anthropic": ["id", "prices", "min_cache_tokens"]}.get(m.provider)
-        if need is None:
-            raise PipelineError(f"params.yaml: models.{name}.provider {m.provider!r} is not local or anthropic")
-        if missing := [k for k in need if getattr(m, k) is None]:
-            raise PipelineError(f"params.yaml: models.{name}.{missing[0]}: missing")
-        if m.provider == "local" and m.engine not in ("transformers", "vllm"):
-            raise PipelineError(f"params.yaml: models.{name}.engine {m.engine!r} is not transformers or vllm")
-        if m.provider == "local" and m.cpu_dtype not in ("auto", "float32", "bfloat16"):
-            raise PipelineError(f"params.yaml: models.{name}.cpu_dtype {m.cpu_dtype!r} is not auto, float32 or "
-                                "bfloat16")
     p.model_entry(p.base_model), p.model_entry(p.model)
     if p.models[p.base_model].provider != "local":
         raise PipelineError(f"params.yaml: base_model {p.base_model!r} must be a local model")
-    for name, m in p.methods.items():
-        if isinstance(m, (PromptMethod, FinetunedMethod)) and m.mode not in MODES:
-            raise PipelineError(f"params.yaml: methods.{name}.mode {m.mode!r} is not one of {', '.join(MODES)}")
-    for t in p.report.tasks:
+    for t in [*p.report.tasks, p.learning_curve.task, *p.seed_spread.tasks]:
         p.task(t)
+    for name, m in p.methods.items():  # read in full by `method(name)`; here only what picks the type
+        if (kind := m.get("type")) not in (known := registry.known_types()):
+            raise PipelineError(f"params.yaml: methods.{name}.type {kind!r} is not one of {', '.join(known)}")
     for m in p.report.methods:
-        p.method(m)
-    p.task(p.learning_curve.task)
+        _known(p.methods, m, "method")
     if unknown := [m for m in p.report.gate if m not in p.report.methods]:
         raise PipelineError(f"params.yaml: report.gate {unknown} are not in report.methods")
     if p.evaluate.reference not in p.report.methods:
         raise PipelineError(f"params.yaml: evaluate.reference {p.evaluate.reference!r} is not in report.methods")
-    if not 0 < p.evaluate.confidence < 1:
-        raise PipelineError("params.yaml: evaluate.confidence must be between 0 and 1")
-    for t in p.seed_spread.tasks:
-        p.task(t)
-    if p.evaluate.val_rows < 0 or not 0 < p.evaluate.target_accuracy <= 1:
-        raise PipelineError("params.yaml: evaluate.val_rows must be >= 0 and evaluate.target_accuracy in (0, 1]")
-    if p.evaluate.recalibration not in RECALIBRATIONS:
-        raise PipelineError(f"params.yaml: evaluate.recalibration {p.evaluate.recalibration!r} is not one of "
-                            f"{', '.join(RECALIBRATIONS)}")
-    for name, m in p.methods.items():
-        if not isinstance(m, CascadeMethod):
-            continue
-        if m.rule not in CASCADE_RULES:
-            raise PipelineError(f"params.yaml: methods.{name}.rule {m.rule!r} is not one of "
-                                f"{', '.join(CASCADE_RULES)}")
-        if m.rule == "budget" and m.max_cost_per_million is None:
-            raise PipelineError(f"params.yaml: methods.{name}: rule budget needs max_cost_per_million")
-        for part in (m.cheap, m.strong):
-            if part != "auto" and (isinstance(p.method(part), CascadeMethod) or part not in p.report.methods):
-                raise PipelineError(f"params.yaml: methods.{name}: {part!r} must be a non-cascade method of "
-                                    "report.methods")
-        if m.cheap == "auto":
-            raise PipelineError(f"params.yaml: methods.{name}.cheap must name a method")
-        if name in p.report.methods and p.evaluate.val_rows == 0:
-            raise PipelineError(f"params.yaml: methods.{name} chooses its threshold on validation rows: "
-                                "evaluate.val_rows must be > 0")
-    for name, recipe in (("finetune", p.finetune), ("finetune_head", p.finetune_head)):
-        if not recipe.seeds or len(set(recipe.seeds)) != len(recipe.seeds):
-            raise PipelineError(f"params.yaml: {name}.seeds {recipe.seeds} must be distinct and not empty")
-        if recipe.cpu_autocast not in (True, False, "auto"):
-            raise PipelineError(f"params.yaml: {name}.cpu_autocast {recipe.cpu_autocast!r} is not true, false or "
-                                "auto")
-        if bad := {d: t for d, t in recipe.compute_dtype.items() if t not in ("float32", "bfloat16", "float16")}:
-            raise PipelineError(f"params.yaml: {name}.compute_dtype {bad} is not float32, bfloat16 or float16")
-    if p.finetune_head.class_weight not in (None, "balanced"):
-        raise PipelineError(f"params.yaml: finetune_head.class_weight {p.finetune_head.class_weight!r} is not "
-                            "null or balanced")
-    if p.claude.thinking not in ("off", "adaptive"):
-        raise PipelineError(f"params.yaml: claude.thinking {p.claude.thinking!r} is not off or adaptive")
-    if p.claude.effort not in ("low", "medium", "high", "xhigh", "max"):
-        raise PipelineError(f"params.yaml: claude.effort {p.claude.effort!r} is not low, medium, high, xhigh or max")
-    if p.finetune.loss not in ("answer_logits", "trl"):
-        raise PipelineError(f"params.yaml: finetune.loss {p.finetune.loss!r} is not answer_logits or trl")
-    if not (0 < p.split.val and 0 < p.split.test and p.split.val + p.split.test < 1):
-        raise PipelineError("params.yaml: split.val and split.test must be positive and leave rows for train")
+
+
+def _shared_recipe(raw: dict) -> dict:
+    """Each recipe section the method registry names, on top of the shared `recipe:` block."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("recipe"), dict):
+        return raw
+    known = {f.name for f in dataclasses.fields(Recipe)}
+    if unknown := [k for k in raw["recipe"] if k not in known]:
+        raise PipelineError(f"params.yaml: recipe.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+    hints = typing.get_type_hints(Params)
+    sections = [f.name for f in dataclasses.fields(Params) if isinstance(hints[f.name], type)
+                and issubclass(hints[f.name], Recipe)]
+    return {**raw, **{s: {**raw["recipe"], **raw[s]} for s in sections if isinstance(raw.get(s), dict)}}
 
 
 def load_params(path: Path | str = PARAMS) -> Params:
@@ -447,6 +390,6 @@ def load_params(path: Path | str = PARAMS) -> Params:
         raise PipelineError(f"{path}: not found (run from the project root)") from None
     except YAMLError as e:
         raise PipelineError(f"{path}: not valid YAML ({e})") from None
-    params = _parse(Params, raw, "")
-    _check(params)
+    params = _parse(Params, _shared_recipe(raw), "")
+    _cross_check(params)
     return params

@@ -15,7 +15,7 @@ import numpy as np
 
 from stages.lib import paths
 from stages.lib.calibration import row_confidence
-from stages.lib.config import CascadeMethod, Params, PromptMethod
+from stages.lib.config import Params
 from stages.lib.errors import PipelineError
 from stages.lib.files import read_json, read_jsonl
 from stages.lib.scoring import adjust_family, exact_match, paired_outcomes
@@ -117,8 +117,15 @@ def build_cascade(params: Params, task: str, method: str) -> tuple[dict, dict, d
     (auto: the prompted method most accurate on validation, ties to the cheaper), the threshold chosen on validation
     and applied to both splits, and paired verdicts against each part on test."""
     cfg = params.method(method)
-    if not isinstance(cfg, CascadeMethod):
+    if cfg.type != "cascade":
         raise PipelineError(f"params.yaml: methods.{method}.type must be cascade for this stage")
+    for part in (cfg.cheap, cfg.strong):
+        if part != "auto" and (part not in params.report.methods or params.method(part).type == "cascade"):
+            raise PipelineError(f"params.yaml: methods.{method}: {part!r} must be a non-cascade method of "
+                                "report.methods")
+    if params.evaluate.val_rows == 0:
+        raise PipelineError(f"params.yaml: methods.{method} chooses its threshold on validation rows: "
+                            "evaluate.val_rows must be > 0")
     price, n_val = params.costs.hourly_price, params.evaluate.val_rows
     fields = list(read_json(paths.task_labels(task)))
     cheap = {s: load(task, cfg.cheap, s) for s in ("val", "test")}
@@ -126,7 +133,7 @@ def build_cascade(params: Params, task: str, method: str) -> tuple[dict, dict, d
     cheap["val"] = (val_all[:n_val], {**val_meta, "predict_seconds": val_meta["predict_seconds"]
                                       * len(val_all[:n_val]) / max(len(val_all), 1)})
     val_ids = cheap["val"][0]
-    candidates = ([m for m in params.report.methods if isinstance(params.method(m), PromptMethod)]
+    candidates = ([m for m in params.report.methods if params.method(m).type == "prompt"]
                   if cfg.strong == "auto" else [cfg.strong])
     if not candidates:
         raise PipelineError("params.yaml: methods.cascade.strong is auto but report.methods has no prompted method")

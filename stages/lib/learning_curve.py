@@ -1,42 +1,22 @@
-"""The learning curve: how much labelled data each learning method needs. At each size, a seeded subsample of the
-training split trains the TF-IDF baseline, is the example pool of nearest-neighbour few-shot, or fine-tunes the
-base model with either of the pipeline's recipes (and their own draw of training and validation rows); each is
-built by the same `build_classifier` as its pipeline stage and scored on the same, full test split."""
+"""The learning curve and the seed spread: how a learning method does on a given set of training rows. At each
+size, a seeded subsample of the training split trains the TF-IDF baseline, is the example pool of
+nearest-neighbour few-shot, or fine-tunes the base model with the method's recipe (and its own draw of training
+and validation rows); each is built by the method registry as its prediction stage builds it and scored on the
+same, full test split."""
 from __future__ import annotations
 
 import random
+import tempfile
 from pathlib import Path
 
-from stages.lib import paths
 from stages.lib.config import Params
 from stages.lib.methods.base import Classifier, plan_run
+from stages.lib.methods.registry import build, method_type, train_adapter
 from stages.lib.scoring import score_predictions
-
-METHODS = ("baseline", "few_shot_knn", "finetuned", "finetuned_head")  # the methods that learn from training rows
-RECIPES = ("finetuned", "finetuned_head")  # ...of which these train an adapter for each point
 
 
 def subsample(rows: list[dict], size: int, seed: int) -> list[dict]:
     return sorted(random.Random(seed).sample(rows, min(size, len(rows))), key=lambda r: r["id"])
-
-
-def train_adapter(params: Params, method: str, train: list[dict], val: list[dict], labels: dict,
-                  adapter: Path, seed: int | None = None) -> dict:
-    """Fine-tune `method`'s recipe on the point's rows, drawn as its pipeline stage draws them, under training
-    `seed` (default: the recipe's first, as its pipeline stage); the metrics."""
-    from stages.lib.finetuning.rows import training_rows
-
-    cfg = params.finetune_head if method == "finetuned_head" else params.finetune
-    train, val = training_rows(cfg, train, val, params.seed)
-    checkpoints = cfg.checkpoint_dir or paths.user_cache("checkpoints")
-    seed = cfg.seeds[0] if seed is None else seed
-    if method == "finetuned_head":
-        from stages.lib.finetuning.head import train as finetune_head
-
-        return finetune_head(cfg, train, val, labels, str(paths.BASE_MODEL), adapter, checkpoints, seed)
-    from stages.lib.finetuning.generative import train as finetune
-
-    return finetune(cfg, train, val, str(paths.BASE_MODEL), adapter, checkpoints, seed)
 
 
 def score(clf: Classifier, train, val, test, labels, params: Params) -> dict:
@@ -47,3 +27,16 @@ def score(clf: Classifier, train, val, test, labels, params: Params) -> dict:
     headline, _, _ = score_predictions(preds, labels, meta, params.evaluate.bootstrap, params.evaluate.confidence,
                                        params.seed)
     return {k: headline[k] for k in ("train_rows", "accuracy", "accuracy_ci", "macro_f1", "macro_f1_ci")}
+
+
+def point(params: Params, task: str, method: str, train: list[dict], data: dict, labels: dict,
+          seed: int | None = None) -> dict:
+    """`method` learning from `train` and scored on `data["test"]`, as its pipeline stages would: a method with a
+    recipe trains a scratch adapter first (under training `seed`; default: the recipe's first)."""
+    if not method_type(params, method).recipe:
+        return score(build(params, task, method), train, data["val"], data["test"], labels, params)
+    with tempfile.TemporaryDirectory() as tmp:
+        training = train_adapter(params, method, train, data["val"], labels, Path(tmp) / "adapter", seed)
+        clf = build(params, task, method, Path(tmp) / "adapter", training)
+        return {**score(clf, train, data["val"], data["test"], labels, params),
+                "train_loss": training.get("train_loss"), "train_seconds": training.get("train_seconds")}

@@ -91,14 +91,13 @@ def write_plots(out_dir: Path | str, rows: list[dict], confidence: float) -> Non
         plt.close(fig)
 
 
-CURVE_METHODS = ("baseline", "few_shot_knn", "finetuned", "finetuned_head")  # learning_curve.METHODS, no imports
-
-
-def learning_curve(task: str, sizes: list[int], rows: list[dict]) -> dict[str, list[dict]]:
-    """Per method, its accuracy at each curve size and at the pipeline's full-size run; zero-shot, which learns
-    from no rows, as a flat reference across the same range."""
+def learning_curve(task: str, sizes: list[int], methods: list[str], flat: str | None,
+                   rows: list[dict]) -> dict[str, list[dict]]:
+    """Per method of `methods` (the curve's, from the method registry), its accuracy at each curve size and at
+    the pipeline's full-size run; zero-shot, which learns from no rows (`flat`), as a flat reference across the
+    same range."""
     points: dict[str, list[dict]] = {}
-    for method in CURVE_METHODS:
+    for method in methods:
         for size in sizes:
             if paths.curve_point(method, size).exists():
                 points.setdefault(method, []).append(read_json(paths.curve_point(method, size)))
@@ -122,31 +121,32 @@ def learning_curve(task: str, sizes: list[int], rows: list[dict]) -> dict[str, l
         )
         for m, pts in points.items()
     }
-    if "zero_shot" in full and out:
-        z = full["zero_shot"]
+    if flat in full and out:
+        z = full[flat]
         xs = sorted({p["train_rows"] for pts in out.values() for p in pts})
-        out["zero_shot"] = [{"method": "zero_shot", "train_rows": x, "accuracy": z["accuracy"],
+        out[flat] = [{"method": flat, "train_rows": x, "accuracy": z["accuracy"],
                              "accuracy_low": z["accuracy_ci"]["low"], "accuracy_high": z["accuracy_ci"]["high"]}
                             for x in (xs[0], xs[-1])]
     return out
 
 
 def write_learning_curve(
-    out_dir: Path | str, task: str, sizes: list[int], rows: list[dict], confidence: float
+    out_dir: Path | str, task: str, sizes: list[int], methods: list[str], flat: str | None, rows: list[dict],
+    confidence: float
 ) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    curves = learning_curve(task, sizes, rows)
+    curves = learning_curve(task, sizes, methods, flat, rows)
     (Path(out_dir) / "learning_curve").mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 5))
     for method, pts in sorted(curves.items()):
         write_json(Path(out_dir) / "learning_curve" / f"{method}.json", pts)
         xs = [p["train_rows"] for p in pts]
-        line = ax.plot(xs, [p["accuracy"] for p in pts], marker="o" if method != "zero_shot" else None,
-                       linestyle="--" if method == "zero_shot" else "-", label=method)[0]
+        line = ax.plot(xs, [p["accuracy"] for p in pts], marker="o" if method != flat else None,
+                       linestyle="--" if method == flat else "-", label=method)[0]
         ax.fill_between(xs, [p["accuracy_low"] for p in pts], [p["accuracy_high"] for p in pts],
                         color=line.get_color(), alpha=0.15)
     ax.set_xscale("log", base=2)

@@ -26,7 +26,7 @@ COLUMNS = [
     ("output_tokens", "out tok/sample", "{:.1f}"),
     ("cost_per_million", "$ / 1M", "{:,.2f}"),
     ("upfront_cost", "up-front $", "{:,.4f}"),
-    ("break_even", "break-even vs zero_shot", "{:,.0f}"),
+    ("break_even", "break-even vs {reference}", "{:,.0f}"),
 ]
 WITH_INTERVAL = ("accuracy", "macro_f1")
 
@@ -45,11 +45,12 @@ def break_even(upfront_a: float | None, per_million_a: float | None, upfront_b: 
     return max(upfront_a - upfront_b, 0) / ((per_million_b - per_million_a) / 1e6)
 
 
-def add_costs(rows: list[dict], hourly_price: float) -> list[dict]:
+def add_costs(rows: list[dict], hourly_price: float, reference: str | None) -> list[dict]:
     """Local methods: cost = measured seconds x `costs.hourly_price` (the study assumed $1/h, an A10G machine).
     Up-front cost = the method's fit time on the same machine (fine-tuning: training time; mined few-shot: the
     zero-shot validation run it mined), or the dollars an API model spent on it (`fit_cost_usd`). Rows that
-    carry their own measured `cost_per_million` (API methods) keep it."""
+    carry their own measured `cost_per_million` (API methods) keep it. `break_even` counts against `reference`
+    (zero-shot: the method that needs no labels)."""
     for r in rows:
         if r.get("cost_per_million") is None:
             r["cost_per_million"] = local_cost_per_million(r.get("throughput"), hourly_price)
@@ -59,7 +60,7 @@ def add_costs(rows: list[dict], hourly_price: float) -> list[dict]:
             r["upfront_cost"] = r["fit_seconds"] / 3600 * hourly_price
     by_key = {(r["task"], r["method"]): r for r in rows}
     for r in rows:
-        ref = by_key.get((r["task"], "zero_shot"))
+        ref = by_key.get((r["task"], reference))
         if ref is not None and r is not ref:
             r["break_even"] = break_even(r.get("upfront_cost"), r["cost_per_million"], ref.get("upfront_cost"),
                                          ref.get("cost_per_million"))
@@ -230,7 +231,9 @@ def machine() -> str:
     return f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU threads" + (f", {gpu[0]}" if gpu else ", no GPU")
 
 
-def render_markdown(rows: list[dict], columns=COLUMNS) -> str:
+def render_markdown(rows: list[dict], reference: str | None = None, columns=COLUMNS) -> str:
+    """The comparison table; `reference`: the method break-even counts are against (see `add_costs`)."""
+
     def cell(row, key, fmt):
         value = row.get(key)
         if key == "method" and row.get("recipe"):  # the fine-tuning recipe beside its method: LoRA or QLoRA
@@ -244,17 +247,19 @@ def render_markdown(rows: list[dict], columns=COLUMNS) -> str:
         return text
 
     table = [[cell(r, k, fmt) for k, _, fmt in columns] for r in rows]
-    return tabulate(table, headers=[h for _, h, _ in columns], tablefmt="github", disable_numparse=True)
+    headers = [h.format(reference=reference or "the reference") for _, h, _ in columns]
+    return tabulate(table, headers=headers, tablefmt="github", disable_numparse=True)
 
 
-def render_curve(task: str, curves: dict[str, list[dict]]) -> str:
-    """The learning curve as a table: one row per method, accuracy [interval] at each number of training rows."""
+def render_curve(task: str, curves: dict[str, list[dict]], flat: str | None) -> str:
+    """The learning curve as a table: one row per method, accuracy [interval] at each number of training rows;
+    `flat` (zero-shot) once."""
     if not curves:
         return ""
-    sizes = sorted({p["train_rows"] for m, pts in curves.items() if m != "zero_shot" for p in pts})
+    sizes = sorted({p["train_rows"] for m, pts in curves.items() if m != flat for p in pts})
     table = []
     for method, pts in sorted(curves.items()):
-        if method == "zero_shot":
+        if method == flat:
             p = pts[0]
             table.append([method] + [f"{p['accuracy']:.1%}" if i == 0 else "″" for i in range(len(sizes))])
             continue

@@ -36,10 +36,12 @@ def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, 
     )
 
 
-def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], base: str, adapter_out: Path,
-          checkpoints_root: Path, seed: int, live_dir: str | None = None) -> dict:
-    """Fine-tune, resuming from the checkpoints an interrupted run of the same recipe, data and base model left
-    (`training.checkpoint_dir`). Saves the best adapter to `adapter_out`; returns the training metrics."""
+def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], labels: dict[str, list[str]], base: str,
+          adapter_out: Path, checkpoints_root: Path, seed: int, live_dir: str | None = None) -> dict:
+    """`labels` is the task's label set, as every recipe's `train` takes it (the method registry calls them alike);
+    the answers the model learns are in the rows. Fine-tune, resuming from the checkpoints an interrupted run of
+    the same recipe, data and base model left (`training.checkpoint_dir`). Saves the best adapter to
+    `adapter_out`; returns the training metrics."""
     checkpoints = checkpoint_dir(cfg, train_rows, val_rows, base, checkpoints_root, seed)
     resume = any(checkpoints.glob("checkpoint-*"))
     print(f"checkpoints: {checkpoints}" + (" (resuming)" if resume else ""))

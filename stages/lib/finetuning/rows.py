@@ -5,6 +5,7 @@ the answer tokens only. A short fixed system turn replaces the chat template's d
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from stages.lib.config import Finetune
 from stages.lib.templates import answer_text
@@ -20,6 +21,21 @@ def training_rows(cfg: Finetune, train: list[dict], val: list[dict], seed: int) 
     if cfg.max_val_samples and len(val) > cfg.max_val_samples:
         val = rng.sample(val, cfg.max_val_samples)
     return train, val
+
+
+def train_adapter(params, method: str, train: list[dict], val: list[dict], labels: dict, adapter: Path,
+                  seed: int | None = None) -> dict:
+    """Fine-tune `method`'s recipe into `adapter` on the rows of a learning-curve or seed point, drawn as its
+    training stage draws them, under training `seed` (default: the recipe's first, as its training stage); the
+    metrics. Reached through the method registry (`train_adapter`), which names the recipe's trainer."""
+    from stages.lib import paths
+    from stages.lib.methods.registry import trainer
+
+    cfg, train_fn = trainer(params, method)
+    train, val = training_rows(cfg, train, val, params.seed)
+    checkpoints = cfg.checkpoint_dir or paths.user_cache("checkpoints")
+    return train_fn(cfg, train, val, labels, str(paths.BASE_MODEL), adapter, checkpoints,
+                    cfg.seeds[0] if seed is None else seed)
 
 
 def conversation(record: dict, system: str, tokenizer, max_input_tokens: int) -> tuple[dict, bool]:

@@ -3,7 +3,10 @@ whose confidence is under the threshold the pipeline chose on validation (metric
 the strong method. Each row keeps the answering part's confidence and says which part answered."""
 from __future__ import annotations
 
+from stages.lib import paths
 from stages.lib.calibration import row_confidence
+from stages.lib.errors import PipelineError
+from stages.lib.files import read_json
 from stages.lib.methods.base import Classifier
 
 
@@ -40,3 +43,17 @@ class CascadeClassifier(Classifier):
             for i, p in zip(unsure, self.strong.predict([records[i] for i in unsure]), strict=True):
                 out[i] = {**p, "answered_by": self.names["strong"]}
         return out
+
+
+def build(params, task: str, name: str) -> CascadeClassifier:
+    """The cascade `name` of `task` from its two parts and the threshold its stage chose on validation (the part
+    it reduces to alone, where one dominated)."""
+    from stages.lib.methods.registry import build as build_method
+
+    if not paths.cascade(task).exists():
+        raise PipelineError(f"{paths.cascade(task)}: missing; run dvc repro scoring/dvc.yaml:cascade@{task} first")
+    chosen = read_json(paths.cascade(task))
+    names = {"cheap": chosen["cheap"], "strong": chosen["strong"]}
+    cheap = None if chosen["reduces_to"] == chosen["strong"] else build_method(params, task, names["cheap"])
+    strong = None if chosen["reduces_to"] == chosen["cheap"] else build_method(params, task, names["strong"])
+    return CascadeClassifier(cheap, strong, chosen["threshold"], names)

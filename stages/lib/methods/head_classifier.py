@@ -10,7 +10,10 @@ from pathlib import Path
 
 import torch
 
+from stages.lib import paths
 from stages.lib.adapters import load_adapter
+from stages.lib.errors import PipelineError
+from stages.lib.files import read_json
 from stages.lib.head_layout import FILE, field_slices
 from stages.lib.methods.base import Classifier, batched, prediction
 from stages.lib.quantization import quantization_config
@@ -101,3 +104,21 @@ class HeadClassifier(Classifier):
                                          for f in self.fields},
                                   **({"truncated": True} if c else {})))
         return out
+
+
+def build(params, task: str, name: str, adapter: Path | None = None, training: dict | None = None) -> HeadClassifier:
+    """Method `name` (type head) for `task`: the task's head adapter and its training metrics, or those given (the
+    learning curve and seed runs train their own)."""
+    cfg, adapter = params.method(name), adapter or paths.head_adapter(task)
+    if not (adapter / "adapter_config.json").exists():
+        raise PipelineError(f"{adapter}: no adapter; run the finetune_head stage first "
+                            f"(dvc repro finetune_head@{task})")
+    training = training or read_json(paths.head_train_metrics(task))
+    # a QLoRA head is scored on the 4-bit base it was trained on
+    model, tokenizer, head = load(str(paths.BASE_MODEL), adapter, training.get("compute_dtype"))
+    autocast = training.get("autocast")  # scored in the precision it trained in
+    info = {"model": params.base_model, "adapter": str(adapter), "base_precision": training["base_precision"],
+            "autocast": autocast}
+    return HeadClassifier(model, tokenizer, head, max_length=training["max_input_tokens"], batch_size=cfg.batch_size,
+                          fit_seconds=training["train_seconds"], train_rows=training["train_samples"], info=info,
+                          autocast=autocast)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.lib.config import MODES
 from stages.lib.errors import PipelineError
 from stages.lib.methods.base import Backend, Classifier, Timer, prediction
+from stages.lib.methods.registry import MODES
 from stages.lib.parsing import parse_answer
 from stages.lib.templates import answer_text, examples_block
 

@@ -13,6 +13,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.svm import LinearSVC
 
 from stages.lib.methods.base import Classifier, Timer, prediction
+from stages.lib.predictions import task_labels
 
 CALIBRATION_FOLDS = 3  # stratified folds of the training split for Platt scaling
 
@@ -98,3 +99,10 @@ class TfidfClassifier(Classifier):
             return [None] * X.shape[0]
         column = {c: j for j, c in enumerate(cal.classes_)}
         return cal.predict_proba(X)[np.arange(X.shape[0]), [column[y] for y in labels]]
+
+
+def build(params, task: str, name: str) -> TfidfClassifier:
+    """Method `name` (type tfidf) for `task`: the method registry's builder."""
+    cfg = params.method(name)
+    return TfidfClassifier(list(task_labels(task)), C=cfg.C, ngram_max=cfg.ngram_max, seed=params.seed,
+                           search_rows=cfg.search_rows)
