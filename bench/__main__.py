@@ -26,6 +26,7 @@ BENCHES = {
     "knn_examples": "nearest-neighbour few-shot: how long each example may be",
     "scale": "growth with the data: each data stage at 10k-100k rows",
     "profile": "where a fresh `dvc repro` spends its time, stage by stage",
+    "cost_model": "counted FLOPs against measured seconds: how well counted cost predicts time here",
     "gpu_check": "the decoder and QLoRA on a GPU (CUDA rows skipped without one)",
 }
 OUT = Path("docs/benchmarks")

@@ -21,14 +21,14 @@ from stages.lib.scoring import exact_match, paired_outcomes
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--task", default=None, help="default: learning_curve.task")
+    ap.add_argument("--task", default=None, help="default: the first of learning_curve.tasks")
     ap.add_argument("--bounds", type=int, nargs="*", default=[128, 64, 32])
     ap.add_argument("--n", type=int, default=None, help="test rows (default: all)")
 
 
 def run(args: argparse.Namespace) -> None:
     params = load_params()
-    task = args.task or params.learning_curve.task
+    task = args.task or params.learning_curve.tasks[0]
     cfg = params.method("few_shot_knn")
     train, val = (read_jsonl(paths.task_split(task, s)) for s in ("train", "val"))
     test = read_jsonl(paths.task_split(task, "test"))[: args.n]

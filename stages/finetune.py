@@ -19,7 +19,7 @@ from stages.lib.sharding import relaunch
 def main() -> None:
     args = stage_args("task")
     params = load_params()
-    cfg = params.finetune
+    cfg = params.finetune_for(args.task)  # its system turn worded for the task's subject
     relaunch(cfg.processes)  # finetune.processes > 1: data-parallel training under torchrun
     # The CPU profile trains on a seeded subsample; full-size runs set max_train/val_samples to null.
     train, val = training_rows(cfg, read_jsonl(paths.task_split(args.task, "train")),

@@ -31,7 +31,8 @@ def main() -> None:
     # labels of every validation row it read. The few-shot method's up-front cost and training rows include them.
     spent = [p["cost_usd"] for p in val_preds if p.get("cost_usd") is not None]
     mined_from = {"split": "val", "labelled_rows": len(val_preds), "seconds": val_meta["predict_seconds"],
-                  "cost_usd": sum(spent) if spent else None}
+                  "cost_usd": sum(spent) if spent else None,
+                  "flops": sum(p.get("flops") or 0.0 for p in val_preds)}
     write_json(paths.prompt(args.task, cfg.prompt), {**with_examples(base, examples), "mined_from": mined_from})
     print(
         f"{args.task}: {len(examples)} examples for "

@@ -11,7 +11,7 @@ from stages.lib.templates import zero_shot
 
 def main() -> None:
     args = stage_args("task")
-    subject = load_params().prompts.subject
+    subject = load_params().subject(args.task)
     labels = read_json(paths.task_labels(args.task))
     write_json(paths.prompt(args.task, "zero_shot"), zero_shot(labels, subject))
 

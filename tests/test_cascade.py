@@ -3,6 +3,7 @@ combined rows cost and say."""
 import numpy as np
 import pytest
 
+from stages.lib.config import Hardware
 from stages.lib.escalation import choose_threshold, combine, cost_per_row, dominance
 
 CONF = np.array([0.95, 0.9, 0.6, 0.5, 0.3])
@@ -37,7 +38,7 @@ def test_a_part_that_is_as_accurate_and_no_dearer_dominates():
 
 def test_combined_rows_pay_the_strong_method_on_escalated_rows_only():
     cheap = [{"id": i, "true": {"y": "a"}, "pred": {"y": "a"}, "raw": "a", "latency_s": 0.1, "input_tokens": 5,
-              "output_tokens": 1, "confidence": {"y": 0.9}} for i in "pq"]
+              "output_tokens": 1, "confidence": {"y": 0.9}, "flops": 3.6e9} for i in "pq"]
     strong = [{"id": i, "true": {"y": "a"}, "pred": {"y": "b"}, "raw": "b", "latency_s": 2.0, "input_tokens": 50,
                "output_tokens": 3, "cost_usd": 0.001} for i in "pq"]
     rows = combine(cheap, strong, np.array([False, True]), 1e-6, strong_pays=True)
@@ -47,5 +48,9 @@ def test_combined_rows_pay_the_strong_method_on_escalated_rows_only():
     assert "confidence" not in rows[0]  # two parts' confidences are not one scale: never scored as one
     alone = combine(cheap, strong, np.array([True, True]), 1e-6, strong_pays=True, cheap_runs=False)
     assert alone[0]["cost_usd"] == 0.001 and alone[0]["latency_s"] == 2.0
-    assert cost_per_row(strong, {"predict_seconds": 9, "n": 2}, 1.0) == 0.001  # measured API dollars
-    assert cost_per_row(cheap, {"predict_seconds": 7.2, "n": 2}, 1.0) == pytest.approx(0.001)  # 3.6 s at $1/h
+    profile = Hardware(about="test", hourly_price=1.0, flops_per_second=1e9)
+    assert cost_per_row(strong, profile) == 0.001  # the API's dollars for its usage
+    assert cost_per_row(cheap, profile) == pytest.approx(0.001)  # 3.6e9 FLOPs: 3.6 s at 1 GFLOP/s, $1/h
+    assert rows[1]["flops"] == pytest.approx(3.6e9)  # the cheap part ran on every row; the API counts dollars
+    with pytest.raises(Exception, match="carries no counted work"):  # never a cost from the clock instead
+        cost_per_row([{k: v for k, v in cheap[0].items() if k != "flops"}], profile)

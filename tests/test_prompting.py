@@ -102,10 +102,12 @@ def test_mined_few_shot_pays_for_the_validation_run_it_mined():
                                  mode="constrained").fit([], [])
     assert on_claude.fit_cost_usd_ == 0.42
 
+    from stages.lib.config import Hardware
     from stages.lib.summary import add_costs
 
-    rows = add_costs([{"task": "t", "method": "zero_shot", "throughput": 10.0, "fit_seconds": 0.0},
-                      {"task": "t", "method": "few_shot", "throughput": 10.0, "fit_seconds": 3600.0},
+    profile = Hardware(about="test", hourly_price=1.0, flops_per_second=1e9)
+    rows = add_costs([{"task": "t", "method": "zero_shot", "flops_per_sample": 1e8, "fit_flops": 0.0},
+                      {"task": "t", "method": "few_shot", "flops_per_sample": 1e8, "fit_flops": 3.6e12},
                       {"task": "t", "method": "few_shot_claude", "cost_per_million": 100.0, "fit_seconds": 9.0,
-                       "fit_cost_usd": 0.42}], hourly_price=1.0, reference="zero_shot")
-    assert rows[1]["upfront_cost"] == 1.0 and rows[2]["upfront_cost"] == 0.42  # machine time, or API dollars
+                       "fit_cost_usd": 0.42}], profile, reference="zero_shot")
+    assert rows[1]["upfront_cost"] == 1.0 and rows[2]["upfront_cost"] == 0.42  # counted work, or API dollars

@@ -1,11 +1,17 @@
 import pytest
 
-from stages.lib.summary import add_costs, break_even, collect, local_cost_per_million, render_markdown
+from stages.lib.config import Hardware
+from stages.lib.summary import add_costs, break_even, collect, render_markdown
+
+PROFILE = Hardware(about="test", hourly_price=2.0, flops_per_second=1e9)
 
 
-def test_local_cost_per_million():
-    assert local_cost_per_million(10.0, 1.0) == pytest.approx(1e6 / 10 / 3600)
-    assert local_cost_per_million(None, 1.0) is None
+def test_local_cost_is_counted_work_at_the_profile_and_ignores_measured_time():
+    rows = add_costs([{"task": "t", "method": "m", "flops_per_sample": 1e9, "fit_flops": 3.6e12,
+                       "throughput": 0.001, "fit_seconds": 1e6}], PROFILE, reference=None)
+    # 1 s per sample at $2/h: $555.56 per million; fitting: 3,600 s = $2; the clock's figures play no part
+    assert rows[0]["cost_per_million"] == pytest.approx(1e6 * 2 / 3600)
+    assert rows[0]["upfront_cost"] == pytest.approx(2.0)
 
 
 def test_break_even():
@@ -21,12 +27,12 @@ def test_report_with_missing_methods_invents_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for kind, body in [("eval", {"n": 5, "train_rows": 9, "accuracy": 0.8,
                                  "accuracy_ci": {"low": 0.4, "high": 1.0}}),
-                       ("timings", {"throughput": 100.0, "fit_seconds": 3.6})]:
+                       ("timings", {"throughput": 100.0, "fit_seconds": 3.6})]:  # measured: not a cost
         (tmp_path / f"metrics/{kind}/t").mkdir(parents=True)
         (tmp_path / f"metrics/{kind}/t/baseline.json").write_text(json.dumps(body))
-    rows = add_costs(collect(["t"], ["baseline", "zero_shot", "claude"]), hourly_price=2.0, reference="zero_shot")
+    rows = add_costs(collect(["t"], ["baseline", "zero_shot", "claude"]), PROFILE, reference="zero_shot")
     assert [r["method"] for r in rows] == ["baseline"]
-    assert rows[0]["upfront_cost"] == pytest.approx(0.002) and rows[0].get("break_even") is None
+    assert rows[0].get("upfront_cost") is None and rows[0].get("break_even") is None  # nothing counted: no cost
     table = render_markdown(rows)
     assert "80.0% [40.0–100.0%]" in table and "| 9 " in table  # interval and training rows shown
     assert "—" in table  # unmeasured cells are dashes, not zeros
@@ -54,3 +60,15 @@ def test_the_seed_spread_is_read_only_for_listed_seeds_and_sits_beside_the_first
     row = "| t      | finetuned | 42, 43, 44 | 60.0% [50.0%–70.0%] | 55.0%  | 5.0 pts | 50.0%–60.0% | -3.0 pts"
     assert row in table
     assert render_seeds(rows[1:]) == ""  # no seed run, no table
+
+
+def test_long_class_names_stay_distinct_ticks_and_a_zero_gap_reads_as_a_tie():
+    from stages.lib.plots import short_labels
+    from stages.lib.summary import verdict
+
+    a = "Fractures and dislocations, unspecified, of the upper extremities, left side"
+    b = "Fractures and dislocations, unspecified, of the upper extremities, right side"
+    ticks = short_labels([a, b, "Cuts"])
+    assert len(set(ticks)) == 3 and all(len(t) <= 45 for t in ticks) and ticks[2] == "Cuts"
+    c = {"difference": 0.0, "difference_ci": {"low": -0.1, "high": 0.1}, "mcnemar_p": 1.0, "distinguishable": False}
+    assert "finetuned is as accurate as cascade (interval" in verdict("t", "finetuned", "cascade", c)

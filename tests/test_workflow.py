@@ -64,6 +64,16 @@ def test_workflow_comment_flags_changes_outside_the_base_interval(tmp_path):
     assert "| ECE | acc @80% most confident | answered at target acc. |" in comment
     assert "| imbalanced | baseline | 500 | 50.0% | 0.210 | 62.0% | 35% |" in comment  # beside accuracy
     assert len(comment) < GITHUB_COMMENT_LIMIT / 4  # 20 rows: one comment, with room to spare
+    # a rerun on a loaded machine: only timings moved (docs/costs.md); the comment flags nothing
+    run("git branch -f base HEAD")
+    (tmp_path / "metrics/timings/balanced").mkdir(parents=True)
+    (tmp_path / "metrics/timings/balanced/finetuned.json").write_text(json.dumps({"latency_s": 5.0}))
+    (tmp_path / "metrics/train").mkdir()
+    (tmp_path / "metrics/train/balanced.json").write_text(json.dumps({"train_seconds": 999.0}))
+    run("git add -A && git commit -qm loaded")
+    run(f"BASE=base; {script}")
+    loaded = (tmp_path / "comment.md").read_text()
+    assert "0 row(s) with a change outside" in loaded and "⚠ |" not in loaded and "999" not in loaded
 
 
 def zizmor(path):

@@ -1,4 +1,5 @@
-"""A stage's command line and exit status: a PipelineError is one line on stderr and exit 2."""
+"""A stage's command line and exit status: a PipelineError is one line on stderr and exit 2; Ctrl-C is one line
+saying what was kept, and exit 130."""
 from __future__ import annotations
 
 import argparse
@@ -23,3 +24,7 @@ def run(main) -> None:
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: no output was written; what was paid for is kept (training checkpoints, answered "
+              "requests), and the same command resumes from it", file=sys.stderr)
+        sys.exit(130)

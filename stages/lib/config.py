@@ -29,6 +29,8 @@ class Dataset:
     id: str = doc("the column with a unique row id")
     text: list[str] = doc("the input column(s); several are joined as `name: value` lines (multi-field input)")
     labels: list[str] = doc("the label column(s) a task may predict")
+    subject: str = doc("what one row is, in the prompts' and the fine-tuning system turn's wording (\"an expert at "
+                       "classifying <subject>s\"); neutral by default", default="text")
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,8 @@ class Recipe:
 
 @dataclass(frozen=True)
 class Finetune(Recipe):
-    system: str = doc("the short fixed system turn of every training and scoring conversation")
+    system: str = doc("the short fixed system turn of every training and scoring conversation; `{subject}` is the "
+                      "task's dataset's `subject`")
     max_input_tokens: int | None = doc("texts are cut to this many tokens in training and inference (null: what "
                                        "max_length leaves after the template, system turn and longest answer)")
     processes: int = doc("data-parallel training processes (torchrun); 1: plain")
@@ -191,11 +194,6 @@ class Claude:
 
 
 @dataclass(frozen=True)
-class Prompts:
-    subject: str = doc("what a sample is, in the study's instruction (\"an expert at classifying <subject>s\")")
-
-
-@dataclass(frozen=True)
 class Evaluate:
     bootstrap: int = doc("resamples for the confidence intervals and paired differences (seeded by `seed`)")
     confidence: float = doc("the intervals' level, e.g. 0.95 (plot labels follow it)")
@@ -217,9 +215,26 @@ class Evaluate:
 
 @dataclass(frozen=True)
 class LearningCurve:
-    task: str = doc("the task the curve is drawn on")
+    tasks: list[str] = doc("the tasks the curve is drawn on (each of `report.tasks`); []: none")
     sizes: list[int] = doc("training rows per point, one stage each; the pipeline's full-size runs are the last "
                            "points")
+
+
+@dataclass(frozen=True)
+class Decision:
+    volume_per_month: float = doc("classifications per month the chosen method will make")
+    horizon_months: float = doc("months it will make them for (total volume = volume x horizon)")
+    label_cost: float = doc("USD per labelled row (annotation: what learning from labels really costs)")
+    min_accuracy: float | None = doc("only methods whose test accuracy reaches this qualify (null: any)")
+    max_cost_per_million: float | None = doc("only methods at most this many USD per million classifications "
+                                             "qualify (null: any)")
+    allow_api: bool = doc("whether a method that sends rows to an API model may be chosen")
+
+    def __post_init__(self):
+        if self.volume_per_month < 0 or self.horizon_months < 0 or self.label_cost < 0:
+            raise ValueError("volume_per_month, horizon_months and label_cost must be >= 0")
+        if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:
+            raise ValueError("min_accuracy must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -229,8 +244,25 @@ class SeedSpread:
 
 
 @dataclass(frozen=True)
+class Hardware:
+    about: str = doc("what the profile stands for, in words (the report names it beside every local cost)")
+    hourly_price: float = doc("USD per hour of the machine")
+    flops_per_second: float = doc("the FLOP/s a small model sustains there, an assumption: counted work / this = "
+                                  "its seconds (`python -m bench cost_model` gives what this machine sustains)")
+
+    def __post_init__(self):
+        if self.hourly_price < 0 or self.flops_per_second <= 0:
+            raise ValueError("hourly_price must be >= 0 and flops_per_second > 0")
+
+
+@dataclass(frozen=True)
 class Costs:
-    hourly_price: float = doc("USD per hour of the machine local methods run on (measured seconds x this)")
+    hardware: str = doc("the profile local methods' counted work is priced at (a key of `profiles`); every choice "
+                        "(cascade, decision, break-even) reads this counted cost, never measured time")
+    profiles: dict[str, Hardware] = doc("hardware profiles by name")
+
+    def profile(self) -> Hardware:
+        return _known(self.profiles, self.hardware, "costs.profiles entry")
 
 
 @dataclass(frozen=True)
@@ -258,12 +290,15 @@ class Params:
     finetune: Finetune = doc("the generative fine-tuning recipe (the study's)")
     finetune_head: FinetuneHead = doc("fine-tuning with a classification head: the same knobs where they apply")
     claude: Claude = doc("how Claude is called")
-    prompts: Prompts = doc("the prompts' wording")
     methods: dict[str, dict] = doc("the methods by name; `type` picks a method type, `stages/lib/methods/"
                                    "<type>_spec.py`, whose params the rest of the entry is (read when the method "
                                    "is used: `method(name)`)")
     evaluate: Evaluate = doc("scoring")
     learning_curve: LearningCurve = doc("accuracy against training rows")
+    decision: Decision = doc("the user's constraints: what the decision ranks methods by and filters them on")
+    profile: str = doc("`full`, or a key of `profiles` whose overrides apply (`-S profile=quick`: a first answer "
+                       "in minutes); the report labels results with it")
+    profiles: dict[str, dict[str, object]] = doc("named sets of overrides, dotted key -> value")
     seed_spread: SeedSpread = doc("fine-tuning's own noise: the same recipe and rows under several seeds")
     costs: Costs = doc("cost assumptions")
     report: Report = doc("the comparison grid")
@@ -279,6 +314,14 @@ class Params:
         only a stage that uses a method depends on its type)."""
         raw = _known(self.methods, name, "method")
         return _parse(registry.type_spec(raw["type"]).config, raw, f"methods.{name}")
+
+    def subject(self, task: str) -> str:
+        """What one row of `task` is, in words (its dataset's `subject`)."""
+        return self.dataset(self.task(task).dataset).subject
+
+    def finetune_for(self, task: str) -> Finetune:
+        """The generative recipe for `task`: its system turn worded for the task's subject."""
+        return dataclasses.replace(self.finetune, system=self.finetune.system.format(subject=self.subject(task)))
 
     def model_entry(self, name: str) -> Model:
         return _known(self.models, name, "model")
@@ -367,11 +410,13 @@ def _cross_check(p: Params) -> None:
         ds = p.dataset(t.dataset)
         if bad := [f for f in t.labels if f not in ds.labels]:
             raise PipelineError(f"params.yaml: tasks.{name}.labels {bad} are not label fields of datasets.{t.dataset}")
-    p.model_entry(p.base_model), p.model_entry(p.model)
+    p.model_entry(p.base_model), p.model_entry(p.model), p.costs.profile()
     if p.models[p.base_model].provider != "local":
         raise PipelineError(f"params.yaml: base_model {p.base_model!r} must be a local model")
-    for t in [*p.report.tasks, p.learning_curve.task, *p.seed_spread.tasks]:
+    for t in [*p.report.tasks, *p.learning_curve.tasks, *p.seed_spread.tasks]:
         p.task(t)
+    if bad := [t for t in p.learning_curve.tasks if t not in p.report.tasks]:
+        raise PipelineError(f"params.yaml: learning_curve.tasks {bad} are not in report.tasks")
     for name, m in p.methods.items():  # read in full by `method(name)`; here only what picks the type
         if (kind := m.get("type")) not in (known := registry.known_types()):
             raise PipelineError(f"params.yaml: methods.{name}.type {kind!r} is not one of {', '.join(known)}")
@@ -396,6 +441,28 @@ def _shared_recipe(raw: dict) -> dict:
     return {**raw, **{s: {**raw["recipe"], **raw[s]} for s in sections if isinstance(raw.get(s), dict)}}
 
 
+def _profiled(raw: dict) -> dict:
+    """params.yaml with the overrides of its `profile` applied (`full`: none). An override names a dotted key that
+    must already exist, so a profile can never add a setting params.yaml does not have."""
+    if not isinstance(raw, dict) or raw.get("profile", "full") == "full":
+        return raw
+    name, profiles = raw["profile"], raw.get("profiles") or {}
+    if name not in profiles:
+        raise PipelineError(f"params.yaml: profile {name!r} is not one of full, {', '.join(profiles) or '(none)'}")
+    import copy
+
+    out = copy.deepcopy(raw)
+    for key, value in (profiles[name] or {}).items():
+        *parents, leaf = str(key).split(".")
+        node = out
+        for k in parents:
+            node = node.get(k) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            raise PipelineError(f"params.yaml: profiles.{name}: {key!r} is not a key of params.yaml")
+        node[leaf] = value
+    return out
+
+
 def load_params(path: Path | str = PARAMS) -> Params:
     """Read as DVC reads it (ruamel, YAML 1.2): `dvc exp run -S` rewrites params.yaml with ruamel, which leaves
     `no` and `off` unquoted, strings in YAML 1.2 and booleans in PyYAML's 1.1."""
@@ -406,6 +473,6 @@ def load_params(path: Path | str = PARAMS) -> Params:
         raise PipelineError(f"{path}: not found (run from the project root)") from None
     except YAMLError as e:
         raise PipelineError(f"{path}: not valid YAML ({e})") from None
-    params = _parse(Params, _shared_recipe(raw), "")
+    params = _parse(Params, _shared_recipe(_profiled(raw)), "")
     _cross_check(params)
     return params

@@ -2,10 +2,11 @@
 threshold go to the strong method. Everything is computed from the two methods' existing predictions: the threshold
 on validation rows, then applied unchanged to test rows, so no new inference is needed to score it.
 
-A method's cost per row is what the report charges it: an API method's measured dollars per row, a local method's
-measured seconds per row at `costs.hourly_price`. The cascade pays the cheap method on every row and the strong one
-on the escalated rows only. When one part dominates the other (at least as accurate on validation and no dearer),
-the cascade is that part alone, and says so.
+A method's cost per row is what the report charges it, counted, never timed (stages/lib/counting.py): an API
+method's dollars from the API's usage fields at the registry's prices, a local method's counted FLOPs at the
+hardware profile `costs.hardware`. So no threshold or choice here moves with the machine's load. The cascade pays
+the cheap method on every row and the strong one on the escalated rows only. When one part dominates the other
+(at least as accurate on validation and no dearer), the cascade is that part alone, and says so.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import math
 
 import numpy as np
 
-from stages.lib import paths
+from stages.lib import counting, paths
 from stages.lib.calibration import row_confidence
 from stages.lib.config import Params
 from stages.lib.errors import PipelineError
@@ -21,12 +22,20 @@ from stages.lib.files import read_json, read_jsonl
 from stages.lib.scoring import adjust_family, exact_match, paired_outcomes
 
 
-def cost_per_row(predictions: list[dict], meta: dict, hourly_price: float) -> float:
-    """Dollars per row: measured API dollars where the rows carry them, else measured seconds at the hourly price."""
-    spent = [p["cost_usd"] for p in predictions if p.get("cost_usd") is not None]
-    if spent:
-        return sum(spent) / len(predictions)
-    return meta["predict_seconds"] / max(meta["n"], 1) * hourly_price / 3600
+def row_cost(p: dict, profile, where: str) -> float:
+    """One row's dollars: what the API charged for its usage where it carries that, else its counted FLOPs priced
+    at `profile`."""
+    if p.get("cost_usd") is not None:
+        return p["cost_usd"]
+    if p.get("flops") is None:
+        raise PipelineError(f"{where}: row {p['id']!r} carries no counted work (`flops`); its predictions predate "
+                            "counted cost: rerun its prediction stage")
+    return counting.price(p["flops"], profile)
+
+
+def cost_per_row(predictions: list[dict], profile, where: str = "predictions") -> float:
+    """Mean dollars per row, counted (see `row_cost`)."""
+    return sum(row_cost(p, profile, where) for p in predictions) / max(len(predictions), 1)
 
 
 def aligned(base: list[dict], other: list[dict], where: str) -> list[dict]:
@@ -91,6 +100,7 @@ def combine(cheap: list[dict], strong: list[dict], escalate: np.ndarray, cheap_c
                "input_tokens": k * (c.get("input_tokens") or 0) + ((s.get("input_tokens") or 0) if up else 0),
                "output_tokens": k * (c.get("output_tokens") or 0) + ((s.get("output_tokens") or 0) if up else 0),
                "latency_s": k * c["latency_s"] + (s["latency_s"] if up else 0.0),
+               "flops": k * (c.get("flops") or 0.0) + ((s.get("flops") or 0.0) if up else 0.0),
                "answered_by": "strong" if up else "cheap"}
         if (conf := row_confidence(part, list(c["true"]))) is not None:
             row["part_confidence"] = conf
@@ -126,7 +136,7 @@ def build_cascade(params: Params, task: str, method: str) -> tuple[dict, dict, d
     if params.evaluate.val_rows == 0:
         raise PipelineError(f"params.yaml: methods.{method} chooses its threshold on validation rows: "
                             "evaluate.val_rows must be > 0")
-    price, n_val = params.costs.hourly_price, params.evaluate.val_rows
+    price, n_val = params.costs.profile(), params.evaluate.val_rows
     fields = list(read_json(paths.task_labels(task)))
     cheap = {s: load(task, cfg.cheap, s) for s in ("val", "test")}
     val_all, val_meta = cheap["val"]  # the first val_rows: the rows every method predicted
@@ -144,12 +154,13 @@ def build_cascade(params: Params, task: str, method: str) -> tuple[dict, dict, d
         val_meta = {**val_meta, "predict_seconds": val_meta["predict_seconds"] * len(val_ids) / max(len(val), 1)}
         val = aligned(val_ids, val, str(paths.predictions(task, m, "val")))
         parts[m] = {"val": val, "test": aligned(cheap["test"][0], test, str(paths.predictions(task, m))),
-                    "val_accuracy": float(right(val).mean()), "cost": cost_per_row(test, test_meta, price),
+                    "val_accuracy": float(right(val).mean()),
+                    "cost": cost_per_row(test, price, str(paths.predictions(task, m))),
                     "meta": test_meta, "val_meta": val_meta}
     # auto: the prompted method most accurate on validation (ties: the cheaper)
     strong = max(parts, key=lambda m: (parts[m]["val_accuracy"], -parts[m]["cost"]))
     s = parts[strong]
-    c_cost = cost_per_row(cheap["test"][0], cheap["test"][1], price)
+    c_cost = cost_per_row(cheap["test"][0], price, str(paths.predictions(task, cfg.cheap)))
     c_val_right, s_val_right = right(cheap["val"][0]), right(s["val"])
     conf_val = confidences(cheap["val"][0], fields, str(paths.predictions(task, cfg.cheap, "val")))
     conf_test = confidences(cheap["test"][0], fields, str(paths.predictions(task, cfg.cheap)))
@@ -192,6 +203,8 @@ def build_cascade(params: Params, task: str, method: str) -> tuple[dict, dict, d
             "fit_seconds": (cheap_meta["fit_seconds"] if dominant != "strong" else 0.0)
                            + (s["meta"]["fit_seconds"] if dominant != "cheap" else 0.0),
             "fit_cost_usd": s["meta"].get("fit_cost_usd") if dominant != "cheap" else None,
+            "fit_flops": ((cheap_meta.get("fit_flops") or 0.0) if dominant != "strong" else 0.0)
+                         + ((s["meta"].get("fit_flops") or 0.0) if dominant != "cheap" else 0.0),
             "predict_seconds": seconds, "n": len(out[split]),
             "train_rows": max(cheap_meta["train_rows"] if dominant != "strong" else 0,
                               s["meta"]["train_rows"] if dominant != "cheap" else 0),

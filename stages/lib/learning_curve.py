@@ -36,7 +36,7 @@ def point(params: Params, task: str, method: str, train: list[dict], data: dict,
     if not method_type(params, method).recipe:
         return score(build(params, task, method), train, data["val"], data["test"], labels, params)
     with tempfile.TemporaryDirectory() as tmp:
-        training = train_adapter(params, method, train, data["val"], labels, Path(tmp) / "adapter", seed)
+        training = train_adapter(params, method, task, train, data["val"], labels, Path(tmp) / "adapter", seed)
         clf = build(params, task, method, Path(tmp) / "adapter", training)
         return {**score(clf, train, data["val"], data["test"], labels, params),
                 "train_loss": training.get("train_loss"), "train_seconds": training.get("train_seconds")}

@@ -100,8 +100,8 @@ def cascade(task: str) -> Path:
     return Path(f"metrics/cascade/{task}.json")
 
 
-def curve_point(method: str, size: int) -> Path:
-    return Path(f"metrics/curve/{method}/{size}.json")
+def curve_point(task: str, method: str, size: int) -> Path:
+    return Path(f"metrics/curve/{task}/{method}/{size}.json")
 
 
 def seed_point(task: str, method: str, seed: int) -> Path:
@@ -118,3 +118,12 @@ def user_cache(*parts: str) -> Path:
     checkpoints). Entries are keyed by content, so checkouts and experiments share them safely."""
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return root.joinpath(PROJECT, *parts)
+
+
+def decision(task: str) -> Path:
+    return Path(f"metrics/decision/{task}.json")
+
+
+def decision_plot(task: str, kind: str, ext: str = "json") -> Path:
+    """The decision's plot data (`kind`: frontier, total_cost) as DVC plots read it, or its PNG."""
+    return Path(f"metrics/decision_plots/{kind}/{task}.{ext}")

@@ -36,6 +36,18 @@ def per_class_f1(rows: list[dict]) -> list[dict]:
     return out
 
 
+def short_labels(labels: list[str], width: int = 45) -> list[str]:
+    """Tick labels at most `width` characters that stay distinct: a long label keeps its start and its end (two
+    labels cut at the same 44 characters were one tick)."""
+    out = [c if len(c) <= width else c[: width - 14] + "…" + c[-13:] for c in labels]
+    seen: dict[str, int] = {}
+    for i, c in enumerate(out):
+        seen[c] = seen.get(c, 0) + 1
+        if seen[c] > 1:
+            out[i] = f"{c} ({seen[c]})"
+    return out
+
+
 def write_plots(out_dir: Path | str, rows: list[dict], confidence: float) -> None:
     import matplotlib
 
@@ -82,7 +94,7 @@ def write_plots(out_dir: Path | str, rows: list[dict], confidence: float) -> Non
                 [i + k * height for i in range(len(classes))], [vals.get(c, 0) for c in classes], height, label=method
             )
         ax.set_yticks([i + 0.4 - height / 2 for i in range(len(classes))])
-        ax.set_yticklabels([c if len(c) <= 45 else c[:43] + "…" for c in classes], fontsize=7)
+        ax.set_yticklabels(short_labels(classes), fontsize=7)
         ax.set_xlabel("F1")
         ax.set_title(f"per-class F1 · {task}")
         ax.legend(fontsize=7)
@@ -99,8 +111,8 @@ def learning_curve(task: str, sizes: list[int], methods: list[str], flat: str | 
     points: dict[str, list[dict]] = {}
     for method in methods:
         for size in sizes:
-            if paths.curve_point(method, size).exists():
-                points.setdefault(method, []).append(read_json(paths.curve_point(method, size)))
+            if paths.curve_point(task, method, size).exists():
+                points.setdefault(method, []).append(read_json(paths.curve_point(task, method, size)))
     full = {r["method"]: r for r in rows if r["task"] == task}
     for method in list(points):
         if method in full:
@@ -140,10 +152,10 @@ def write_learning_curve(
     import matplotlib.pyplot as plt
 
     curves = learning_curve(task, sizes, methods, flat, rows)
-    (Path(out_dir) / "learning_curve").mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / "learning_curve" / task).mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 5))
     for method, pts in sorted(curves.items()):
-        write_json(Path(out_dir) / "learning_curve" / f"{method}.json", pts)
+        write_json(Path(out_dir) / "learning_curve" / task / f"{method}.json", pts)
         xs = [p["train_rows"] for p in pts]
         line = ax.plot(xs, [p["accuracy"] for p in pts], marker="o" if method != flat else None,
                        linestyle="--" if method == flat else "-", label=method)[0]
@@ -155,7 +167,7 @@ def write_learning_curve(
     ax.set_title(f"learning curve · {task}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(Path(out_dir) / "png" / "learning_curve.png", dpi=80)
+    fig.savefig(Path(out_dir) / "png" / f"learning_curve_{task}.png", dpi=80)
     plt.close(fig)
 
 
@@ -190,3 +202,75 @@ def write_reliability(out_dir: Path | str, rows: list[dict]) -> None:
         fig.tight_layout()
         fig.savefig(Path(out_dir) / "png" / f"reliability_{task}.png", dpi=80)
         plt.close(fig)
+
+
+def write_decision_plots(task: str, rows: list[dict], decision: dict, d) -> None:
+    """The decision's two pictures for one task, as data for DVC's templates and as PNGs: the cost-accuracy
+    frontier (accuracy with its interval against counted $ per million, log axis; Pareto-optimal methods ringed and
+    joined) and total cost against volume (labels and up-front work paid once, then per classification), where
+    lines cross at the break-even volumes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from stages.lib.decision import cost_at_volume
+
+    priced = [r for r in rows if r.get("cost_per_million") is not None]
+    front = set(decision.get("pareto") or [])
+    chosen = (decision.get("choice") or {}).get("method")
+    points = [{"method": r["method"], "accuracy": r["accuracy"], "accuracy_low": r["accuracy_ci"]["low"],
+               "accuracy_high": r["accuracy_ci"]["high"], "cost_per_million": r["cost_per_million"],
+               "pareto": r["method"] in front} for r in priced]
+    write_json(paths.decision_plot(task, "frontier"), points)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for p in points:
+        ax.errorbar([p["cost_per_million"]], [p["accuracy"]], fmt="o", capsize=3, label=p["method"],
+                    yerr=[[p["accuracy"] - p["accuracy_low"]], [p["accuracy_high"] - p["accuracy"]]])
+        if p["pareto"]:
+            ax.scatter([p["cost_per_million"]], [p["accuracy"]], s=160, facecolors="none", edgecolors="black")
+        ax.annotate(p["method"] + (" ← use" if p["method"] == chosen else ""),
+                    (p["cost_per_million"], p["accuracy"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    line = sorted((p for p in points if p["pareto"]), key=lambda p: p["cost_per_million"])
+    ax.plot([p["cost_per_million"] for p in line], [p["accuracy"] for p in line], color="black", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"$ per million classifications, counted ({decision['priced_at']}; log)")
+    ax.set_ylabel("test accuracy (bars: interval)")
+    ax.set_title(f"cost-accuracy frontier · {task} (ringed: Pareto-optimal)")
+    fig.tight_layout()
+    save(fig, paths.decision_plot(task, "frontier", "png"))
+    plt.close(fig)
+
+    volumes = [10 ** (k / 4) for k in range(8, 41)]  # 100 to 10^10 classifications
+    lines = [{"method": r["method"], "volume": v, "total_cost": cost_at_volume(r, d, v)} for r in priced
+             for v in volumes]
+    write_json(paths.decision_plot(task, "total_cost"), lines)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in priced:
+        ax.plot(volumes, [cost_at_volume(r, d, v) for v in volumes], label=r["method"],
+                lw=2.5 if r["method"] == chosen else 1)
+    for b in decision.get("break_even") or []:
+        a = next(r for r in priced if r["method"] == b["methods"][0])
+        if volumes[0] <= b["volume"] <= volumes[-1]:
+            ax.scatter([b["volume"]], [cost_at_volume(a, d, b["volume"])], s=12, color="black", zorder=3)
+    planned = d.volume_per_month * d.horizon_months
+    if planned > 0:
+        ax.axvline(planned, color="grey", ls="--", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("classifications (log; dashed: volume x horizon in `decision:`)")
+    ax.set_ylabel("total cost, $ (labels + up-front + per row; log)")
+    ax.set_title(f"total cost by volume · {task} (dots: break-even points)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save(fig, paths.decision_plot(task, "total_cost", "png"))
+    plt.close(fig)
+
+
+def save(fig, path: Path) -> None:
+    """A figure written whole or not at all."""
+    from stages.lib.files import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80, format=path.suffix.lstrip("."))

@@ -44,6 +44,7 @@ def fit_predict_write(clf: Classifier, task: str, method: str, splits: list[str]
         write_jsonl(paths.predictions(task, method, split), preds)
         write_json(paths.predictions_meta(task, method, split),
                    {"fit_seconds": clf.fit_seconds_, "fit_cost_usd": getattr(clf, "fit_cost_usd_", None),
+                    "fit_flops": getattr(clf, "fit_flops_", None),
                     "predict_seconds": t.seconds, "n": len(preds),
                     "train_rows": clf.train_rows_, **clf.describe()})
         print(f"{task}/{method} {split}: {len(preds)} predictions in {t.seconds:.1f}s"

@@ -64,8 +64,9 @@ def score_predictions(predictions: list[dict], labels: dict[str, list[str]], met
     """(headline, details, timings). Headline: exact-match accuracy over all fields, macro/weighted F1 averaged
     over fields, each with a seeded bootstrap interval (the same resampled rows for every figure), the calibration
     of the method's confidences where it gives them (`calibration`), invalid rate,
-    training rows, and, for API methods, dollars per million from the API's usage fields. Details: per field and
-    per class. Timings: speed and tokens, which change on every run and so stay out of the headline."""
+    training rows, counted work (FLOPs per sample, and up front), and, for API methods, dollars per million from the
+    API's usage fields. Details: per field and per class. Timings: measured speed and tokens, which change with the
+    machine and its load, and so stay out of the headline (and out of every choice)."""
     fields, n = list(labels), len(predictions)
     idx = resamples(n, bootstrap, seed)
     details, per_field = {}, []
@@ -93,8 +94,12 @@ def score_predictions(predictions: list[dict], labels: dict[str, list[str]], met
                                    for p in predictions) / n
     if refused := sum("refusal" in p for p in predictions):  # Claude declined: invalid, but counted apart
         headline["refusal_rate"] = refused / n
-    if any(p.get("cost_usd") is not None for p in predictions):  # measured by the API; local costs: the report
+    if any(p.get("cost_usd") is not None for p in predictions):  # from the API's usage; local costs: the report
         headline["cost_per_million"] = _mean(p.get("cost_usd") for p in predictions) * 1e6
+    # counted work (stages/lib/counting.py), which the report prices: the same on any machine, under any load
+    flops = [p.get("flops") for p in predictions]
+    headline["flops_per_sample"] = None if not flops or None in flops else float(np.mean(flops))
+    headline["fit_flops"] = meta.get("fit_flops")
     seconds = meta["predict_seconds"]
     timings = {
         "latency_s": _mean(p["latency_s"] for p in predictions),

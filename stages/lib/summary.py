@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from stages.lib import paths
+from stages.lib import counting, paths
 from stages.lib.config import Params
 from stages.lib.files import atomic_path, read_json
 
@@ -31,11 +31,6 @@ COLUMNS = [
 WITH_INTERVAL = ("accuracy", "macro_f1")
 
 
-def local_cost_per_million(throughput: float | None, hourly_price: float) -> float | None:
-    """A local model's inference cost: machine time for a million samples at the measured throughput."""
-    return None if not throughput else 1e6 / throughput / 3600 * hourly_price
-
-
 def break_even(upfront_a: float | None, per_million_a: float | None, upfront_b: float | None,
                per_million_b: float | None) -> float | None:
     """Classifications after which A's extra up-front cost is paid back by its cheaper inference than B's.
@@ -45,19 +40,17 @@ def break_even(upfront_a: float | None, per_million_a: float | None, upfront_b: 
     return max(upfront_a - upfront_b, 0) / ((per_million_b - per_million_a) / 1e6)
 
 
-def add_costs(rows: list[dict], hourly_price: float, reference: str | None) -> list[dict]:
-    """Local methods: cost = measured seconds x `costs.hourly_price` (the study assumed $1/h, an A10G machine).
-    Up-front cost = the method's fit time on the same machine (fine-tuning: training time; mined few-shot: the
-    zero-shot validation run it mined), or the dollars an API model spent on it (`fit_cost_usd`). Rows that
-    carry their own measured `cost_per_million` (API methods) keep it. `break_even` counts against `reference`
-    (zero-shot: the method that needs no labels)."""
+def add_costs(rows: list[dict], profile, reference: str | None) -> list[dict]:
+    """Counted cost, never measured time (stages/lib/counting.py): a local method's counted FLOPs per sample priced
+    at the hardware `profile`; an API method keeps the dollars its usage fields priced (`cost_per_million`). Up
+    front: the counted work of fitting (fine-tuning: every training and validation pass; mined few-shot: the
+    zero-shot validation run it mined) at the profile, plus what an API spent on it (`fit_cost_usd`).
+    `break_even` counts against `reference` (zero-shot: the method that needs no labels)."""
     for r in rows:
-        if r.get("cost_per_million") is None:
-            r["cost_per_million"] = local_cost_per_million(r.get("throughput"), hourly_price)
-        if r.get("upfront_cost") is None and r.get("fit_cost_usd") is not None:
-            r["upfront_cost"] = r["fit_cost_usd"]
-        elif r.get("upfront_cost") is None and r.get("fit_seconds") is not None:
-            r["upfront_cost"] = r["fit_seconds"] / 3600 * hourly_price
+        if r.get("cost_per_million") is None and r.get("flops_per_sample") is not None:
+            r["cost_per_million"] = counting.price(r["flops_per_sample"], profile) * 1e6
+        if r.get("upfront_cost") is None and (r.get("fit_flops") is not None or r.get("fit_cost_usd") is not None):
+            r["upfront_cost"] = counting.price(r.get("fit_flops") or 0.0, profile) + (r.get("fit_cost_usd") or 0.0)
     by_key = {(r["task"], r["method"]): r for r in rows}
     for r in rows:
         ref = by_key.get((r["task"], reference))
@@ -211,8 +204,9 @@ def comparisons(tasks: list[str]) -> list[str]:
 def verdict(task: str, reference: str, method: str, c: dict) -> str:
     """One comparison in plain words."""
     d, ci = c["difference"], c["difference_ci"]
-    side = "more accurate" if d > 0 else "less accurate" if d < 0 else "as accurate"
-    head = (f"{task}: {reference} is {abs(d) * 100:.1f} points {side} than {method} "
+    side = "more accurate than" if d > 0 else "less accurate than" if d < 0 else "as accurate as"
+    gap = f"{abs(d) * 100:.1f} points {side}" if d else side
+    head = (f"{task}: {reference} is {gap} {method} "
             f"(interval {ci['low'] * 100:+.1f} to {ci['high'] * 100:+.1f} points), McNemar p={c['mcnemar_p']:.3g}"
             + (f", Holm-adjusted p={c['mcnemar_p_holm']:.3g}" if "mcnemar_p_holm" in c else ""))
     return head + (" — distinguishable from noise." if c["distinguishable"] else " — not distinguishable from noise.")

@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-from stages.lib import cpu
+from stages.lib import counting, cpu
 from stages.lib.backends import shared_prefix
 from stages.lib.methods.base import batched
 from stages.lib.templates import with_prefixes
@@ -150,6 +150,7 @@ class LocalLM:
         shared_prefix.enable(self.decoder)  # batches attend to one copy of the shared prefix (plain SDPA otherwise)
         self.share_prefix = share_prefix  # False: a copy of the prefix per row, as before (bench/inference.py)
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
+        self.shape = counting.shape(model)  # what each row's counted work (`flops`) is priced from
         self.batch_size, self.max_new_tokens, self.progress = batch_size, max_new_tokens, progress
         self.end_id = (
             tokenizer.convert_tokens_to_ids("<|im_end|>")
@@ -204,6 +205,7 @@ class LocalLM:
         suffixes = [self.encode(prefix + t + after) + opening_ids
                     for prefix, t in with_prefixes(texts, user_prefixes)]
 
+        shared = counting.forward_flops(self.shape, len(prefix_ids)) / max(len(texts), 1)  # run once, for all
         order = sorted(range(len(texts)), key=lambda i: len(suffixes[i]))  # similar lengths batch with little padding
         results: list[dict | None] = [None] * len(texts)
         bar = tqdm(total=len(texts), desc="classify", unit="sample", disable=not self.progress, leave=False)
@@ -219,6 +221,8 @@ class LocalLM:
                     "input_tokens": len(prefix_ids) + len(suffixes[i]) - len(opening_ids),
                     "output_tokens": len(opening_ids) + len(answer_ids),
                     "latency_s": per,
+                    "flops": shared + counting.forward_flops(self.shape, len(suffixes[i]) + len(answer_ids),
+                                                             context=len(prefix_ids)),
                 }
             bar.update(len(idx))
         bar.close()
@@ -335,5 +339,6 @@ class LocalLM:
                 "input_tokens": ids.shape[1],
                 "output_tokens": len(new),
                 "latency_s": time.perf_counter() - start,
+                "flops": counting.forward_flops(self.shape, ids.shape[1] + len(new)),
             })
         return results

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 
+from stages.lib import counting
 from stages.lib.errors import PipelineError
 from stages.lib.parsing import structured_labels
 from stages.lib.templates import answer_budget, answer_schema, with_prefixes
@@ -31,9 +32,19 @@ def structured_outputs(fields: list[str], labels: dict[str, list[str]]) -> dict:
     return {"json": answer_schema(fields, labels)}
 
 
+def meta_shape(path: str) -> counting.Shape:
+    """The model's shape from its config alone: built on the meta device, no weights read."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with torch.device("meta"):
+        return counting.shape(AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path)))
+
+
 class VLLMBackend:
     def __init__(self, llm, tokenizer, adapter: str | None = None, info: dict | None = None):
         self.llm, self.tokenizer, self.adapter, self.info = llm, tokenizer, adapter, info or {}
+        self.shape = None  # set by `load`: the model's shape, for each row's counted work
 
     @classmethod
     def load(cls, path: str, adapter: str | None, tensor_parallel: int, info: dict) -> VLLMBackend:
@@ -46,7 +57,9 @@ class VLLMBackend:
             with open(f"{adapter}/adapter_config.json") as f:
                 lora = {"enable_lora": True, "max_lora_rank": max(8, json.load(f)["r"])}
         llm = LLM(model=path, tensor_parallel_size=tensor_parallel, enable_prefix_caching=True, **lora)
-        return cls(llm, llm.get_tokenizer(), adapter, info)
+        backend = cls(llm, llm.get_tokenizer(), adapter, info)
+        backend.shape = meta_shape(path)
+        return backend
 
     def describe(self) -> dict:
         return {"provider": "local", "engine": "vllm", **self.info}
@@ -74,8 +87,11 @@ class VLLMBackend:
         start = time.perf_counter()
         outputs = self.llm.chat(chats, params, lora_request=self._lora(), use_tqdm=True)
         per = (time.perf_counter() - start) / max(len(chats), 1)
+        # counted as if no prefix were shared (vLLM's automatic prefix caching reuses what it can, unreported)
         return [{"raw": o.outputs[0].text, "input_tokens": len(o.prompt_token_ids),
-                 "output_tokens": len(o.outputs[0].token_ids), "latency_s": per} for o in outputs]
+                 "output_tokens": len(o.outputs[0].token_ids), "latency_s": per,
+                 "flops": None if self.shape is None else counting.forward_flops(
+                     self.shape, len(o.prompt_token_ids) + len(o.outputs[0].token_ids))} for o in outputs]
 
     def classify(self, system, texts, fields, labels, user_prefixes=None):
         answers = self._run(messages(system, texts, user_prefixes), answer_budget(fields, labels),

@@ -6,7 +6,7 @@ from pathlib import Path
 from stages.lib.config import Finetune
 from stages.lib.finetuning.model import autocast, device, load_base, lora_config, precision
 from stages.lib.finetuning.rows import conversation, input_budget
-from stages.lib.finetuning.training import arguments, callbacks, checkpoint_dir, fit
+from stages.lib.finetuning.training import arguments, callbacks, checkpoint_dir, counted_flops, fit
 
 
 def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, output_dir: str, seed: int,
@@ -55,6 +55,7 @@ def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], labels: d
         "truncated_rows": sum(cut for _, cut in train_data),
         "max_input_tokens": input_budget(cfg, trainer.processing_class, train_rows + val_rows),  # inference cuts alike
         "train_tokens": n_tokens,
+        "train_flops": counted_flops(trainer, cfg, metrics),
         "train_samples_per_s": len(train_rows) * epochs / seconds if seconds else None,
         "train_tokens_per_s": n_tokens * epochs / seconds if seconds else None,
         "device": device(cfg),

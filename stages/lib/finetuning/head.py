@@ -16,7 +16,7 @@ from transformers import Trainer
 
 from stages.lib.config import FinetuneHead
 from stages.lib.finetuning.model import autocast, device, load_base, lora_config, precision
-from stages.lib.finetuning.training import arguments, callbacks, checkpoint_dir, fit
+from stages.lib.finetuning.training import arguments, callbacks, checkpoint_dir, counted_flops, fit
 from stages.lib.head_layout import FILE, field_slices, layout
 
 
@@ -140,6 +140,7 @@ def train(cfg: FinetuneHead, train_rows: list[dict], val_rows: list[dict], label
                               for r in train_rows),
         "max_input_tokens": cfg.max_length,  # scoring cuts alike
         "train_tokens": n_tokens,
+        "train_flops": counted_flops(trainer, cfg, metrics),
         "train_samples_per_s": len(train_rows) * epochs / seconds if seconds else None,
         "train_tokens_per_s": n_tokens * epochs / seconds if seconds else None,
         "device": device(cfg),

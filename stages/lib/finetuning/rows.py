@@ -23,7 +23,7 @@ def training_rows(cfg: Finetune, train: list[dict], val: list[dict], seed: int) 
     return train, val
 
 
-def train_adapter(params, method: str, train: list[dict], val: list[dict], labels: dict, adapter: Path,
+def train_adapter(params, method: str, task: str, train: list[dict], val: list[dict], labels: dict, adapter: Path,
                   seed: int | None = None) -> dict:
     """Fine-tune `method`'s recipe into `adapter` on the rows of a learning-curve or seed point, drawn as its
     training stage draws them, under training `seed` (default: the recipe's first, as its training stage); the
@@ -32,6 +32,8 @@ def train_adapter(params, method: str, train: list[dict], val: list[dict], label
     from stages.lib.methods.registry import trainer
 
     cfg, train_fn = trainer(params, method)
+    if cfg is params.finetune:  # the generative recipe's system turn, worded for the task's subject
+        cfg = params.finetune_for(task)
     train, val = training_rows(cfg, train, val, params.seed)
     checkpoints = cfg.checkpoint_dir or paths.user_cache("checkpoints")
     return train_fn(cfg, train, val, labels, str(paths.BASE_MODEL), adapter, checkpoints,

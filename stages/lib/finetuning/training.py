@@ -75,7 +75,12 @@ def fit(trainer, resume: bool, adapter_out: Path) -> dict:
     clock = TrainingClock()
     trainer.add_callback(clock)
     trainer.add_callback(LogLastStep())
-    result = trainer.train(resume_from_checkpoint=resume or None)
+    try:
+        result = trainer.train(resume_from_checkpoint=resume or None)
+    except KeyboardInterrupt:  # keep the steps trained so far: the rerun resumes from this checkpoint
+        if trainer.state.global_step > 0:
+            trainer._save_checkpoint(trainer.model, trial=None)
+        raise
     seconds = clock.total()
     if trainer.is_world_process_zero():  # one adapter, however many processes trained it
         trainer.model.save_pretrained(adapter_out)
@@ -96,6 +101,17 @@ def fit(trainer, resume: bool, adapter_out: Path) -> dict:
                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20,
         "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
     }
+
+
+def counted_flops(trainer, cfg: Finetune, metrics: dict) -> float:
+    """The run's counted work (stages.lib.counting): every training row's forward and backward for the epochs
+    trained, and every validation pass; the same whether the run resumed or not, whatever the machine's load."""
+    from stages.lib import counting
+
+    lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
+    val = [len(ids) for ids in trainer.eval_dataset["input_ids"]] if trainer.eval_dataset is not None else []
+    return counting.training_flops(counting.shape(trainer.model), lengths, metrics["epochs"], cfg.top_layers, val,
+                                   len(metrics["eval_losses"]))
 
 
 def summary(metrics: dict) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stages.lib import counting
 from stages.lib.methods.base import Classifier, Timer, prediction
 from stages.lib.predictions import task_labels
 
@@ -21,11 +22,18 @@ class EmbeddingLR(Classifier):
         return self.encoder.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                    convert_to_numpy=True, show_progress_bar=False)
 
+    def encoder_flops(self, texts: list[str]) -> list[float]:
+        """Counted work of embedding each text: the encoder's forward over its tokens (as the encoder cuts them)."""
+        shape = counting.shape(self.encoder[0].auto_model)
+        lengths = self.encoder.tokenize(texts)["attention_mask"].sum(1).tolist() if texts else []
+        return [counting.forward_flops(shape, int(n), causal=False) for n in lengths]
+
     def fit(self, train, val):
         from sklearn.linear_model import LogisticRegression
 
         with Timer() as t:
             X, Xv = self.embed([r["text"] for r in train]), self.embed([r["text"] for r in val])
+            work = sum(self.encoder_flops([r["text"] for r in train + val]))
             self.models_, self.chosen_C_ = {}, {}
             for f in self.fields:
                 y, yv = np.array([r["labels"][f] for r in train]), np.array([r["labels"][f] for r in val])
@@ -33,10 +41,13 @@ class EmbeddingLR(Classifier):
                     self.models_[f], self.chosen_C_[f] = str(y[0]), None
                     continue
                 fitted = {C: LogisticRegression(C=C, max_iter=2000, random_state=self.seed).fit(X, y) for C in self.C}
+                # counted: a pass over the dense rows per class and solver iteration, for every C tried
+                work += sum(counting.linear_flops(X.size, len(m.classes_)) * int(np.max(m.n_iter_))
+                            for m in fitted.values())
                 scores = {C: float((m.predict(Xv) == yv).mean()) if len(val) else 0.0 for C, m in fitted.items()}
                 best = max(self.C, key=lambda C: (scores[C], -C))
                 self.models_[f], self.chosen_C_[f] = fitted[best], best
-        self.fit_seconds_, self.train_rows_ = t.seconds, len(train)
+        self.fit_seconds_, self.train_rows_, self.fit_flops_ = t.seconds, len(train), work
         return self
 
     def describe(self) -> dict:
@@ -47,6 +58,9 @@ class EmbeddingLR(Classifier):
             X = self.embed([r["text"] for r in records])
             probs = {f: (m.predict_proba(X) if not isinstance(m, str) else None) for f, m in self.models_.items()}
         per = t.seconds / max(len(records), 1)
+        flops = self.encoder_flops([r["text"] for r in records])
+        head = sum(counting.linear_flops(X.shape[1], len(m.classes_)) for m in self.models_.values()
+                   if not isinstance(m, str))
         out = []
         for i, r in enumerate(records):
             pred, conf = {}, {}
@@ -58,7 +72,7 @@ class EmbeddingLR(Classifier):
                     j = int(np.argmax(probs[f][i]))
                     pred[f], conf[f] = str(m.classes_[j]), float(probs[f][i][j])
             out.append(prediction(r, pred, raw=" | ".join(pred.values()), latency_s=per, confidence=conf,
-                                  confidence_kind="calibrated"))
+                                  confidence_kind="calibrated", flops=flops[i] + head))
         return out
 
 

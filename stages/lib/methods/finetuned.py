@@ -30,7 +30,7 @@ def build(params, task: str, name: str, adapter: Path | None = None, training: d
     # scored by the fp32 decoder, merged; the meta still says what it trained in (the report's recipe label)
     backend = local_backend(params.base_model, params.model_entry(params.base_model), cfg.batch_size, str(adapter),
                             quantization, info={"train_autocast": training.get("autocast")})
-    prompt = {"system": params.finetune.system, "fields": list(labels), "labels": labels, "examples": []}
+    prompt = {"system": params.finetune_for(task).system, "fields": list(labels), "labels": labels, "examples": []}
     return PromptClassifier(prompt, backend, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens,
                             max_input_tokens=training["max_input_tokens"], fit_seconds=training["train_seconds"],
-                            train_rows=training["train_samples"])
+                            train_rows=training["train_samples"], fit_flops=training.get("train_flops"))

@@ -16,6 +16,6 @@ class FinetunedMethod:
 
 
 SPEC = MethodType(FinetunedMethod, "stages.lib.methods.finetuned:build", reads=("models/base",),
-                  params=("base_model", "models.${base_model}", "finetune.system"), recipe="finetune",
+                  params=("base_model", "models.${base_model}", "finetune.system", "datasets"), recipe="finetune",
                   train="stages.lib.finetuning.generative:train", train_stage="finetune", learns=_always,
                   sharded=True)

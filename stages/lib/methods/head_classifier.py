@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from stages.lib import paths
+from stages.lib import counting, paths
 from stages.lib.adapters import load_adapter
 from stages.lib.errors import PipelineError
 from stages.lib.files import read_json
@@ -47,12 +47,14 @@ def load(base: str, adapter: str | Path, compute_dtype: str | None = None):
 
 class HeadClassifier(Classifier):
     def __init__(self, model, tokenizer, head: dict, max_length: int, batch_size: int, fit_seconds: float,
-                 train_rows: int, info: dict | None = None, progress: bool = True, autocast: str | None = None):
+                 train_rows: int, info: dict | None = None, progress: bool = True, autocast: str | None = None,
+                 fit_flops: float | None = None):
         self.model, self.tokenizer, self.head = model, tokenizer, head
         self.autocast = autocast  # the dtype training computed in (`finetune_head.cpu_autocast`): scored alike
         self.fields = head["fields"]
         self.max_length, self.batch_size, self.info, self.progress = max_length, batch_size, info or {}, progress
         self.fit_seconds_, self.train_rows_ = fit_seconds, train_rows  # the training run's own figures
+        self.fit_flops_, self.shape = fit_flops, counting.shape(model)
 
     def fit(self, train, val):
         """Trained by its own stage (`finetune_head`): the up-front cost is that run's measured time."""
@@ -99,7 +101,7 @@ class HeadClassifier(Classifier):
             pred = {f: self.head["labels"][f][best[f]] for f in self.fields}
             out.append(prediction(r, pred, raw=json.dumps(pred, ensure_ascii=False), latency_s=per, input_tokens=n,
                                   output_tokens=0, confidence={f: float(p[f][best[f]]) for f in self.fields},
-                                  confidence_kind="softmax",
+                                  confidence_kind="softmax", flops=counting.forward_flops(self.shape, n),
                                   probs={f: dict(zip(self.head["labels"][f], p[f].tolist(), strict=True))
                                          for f in self.fields},
                                   **({"truncated": True} if c else {})))
@@ -121,4 +123,4 @@ def build(params, task: str, name: str, adapter: Path | None = None, training: d
             "autocast": autocast}
     return HeadClassifier(model, tokenizer, head, max_length=training["max_input_tokens"], batch_size=cfg.batch_size,
                           fit_seconds=training["train_seconds"], train_rows=training["train_samples"], info=info,
-                          autocast=autocast)
+                          autocast=autocast, fit_flops=training.get("train_flops"))

@@ -14,11 +14,11 @@ from stages.lib.templates import answer_text, examples_block
 class PromptClassifier(Classifier):
     """`prompt` is a prompt file's content (system, fields, labels). `knn` > 0 puts each sample's most similar
     training examples before it. `fit_seconds` and `train_rows` are the up-front time and training rows already
-spent elsewhere (fine-tuning); a prompt's own examples count as training rows too."""
+spent elsewhere (fine-tuning), `fit_flops` its counted work; a prompt's own examples count as training rows too."""
 
     def __init__(self, prompt: dict, backend: Backend, mode: str, knn: int = 0, max_new_tokens: int | None = None,
                  max_input_tokens: int | None = None, fit_seconds: float = 0.0, train_rows: int = 0,
-                 max_example_tokens: int | None = None):
+                 max_example_tokens: int | None = None, fit_flops: float | None = None):
         if mode not in MODES:
             raise PipelineError(f"params.yaml: mode {mode!r} is not one of {MODES}")
         self.prompt, self.backend, self.mode, self.knn, self.max_new_tokens = (
@@ -30,7 +30,7 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
         )
         self.fields, self.labels = prompt["fields"], prompt["labels"]
         self.fit_seconds, self.train_rows, self.max_input_tokens = fit_seconds, train_rows, max_input_tokens
-        self.max_example_tokens = max_example_tokens
+        self.max_example_tokens, self.fit_flops = max_example_tokens, fit_flops
 
     def fit(self, train, val):
         """Only the nearest-neighbour variant learns anything: an index over the training split."""
@@ -44,8 +44,10 @@ spent elsewhere (fine-tuning); a prompt's own examples count as training rows to
                 self.id_rank_ = np.empty(len(train), dtype=np.int64)  # ties go to the smaller id, as before
                 self.id_rank_[sorted(range(len(train)), key=lambda j: train[j]["id"])] = np.arange(len(train))
         # mined examples were paid for by a whole zero-shot validation run and every validation label it read
-        mined = self.prompt.get("mined_from") or {"seconds": 0.0, "labelled_rows": 0, "cost_usd": None}
+        mined = self.prompt.get("mined_from") or {"seconds": 0.0, "labelled_rows": 0, "cost_usd": None, "flops": 0.0}
         self.fit_seconds_ = self.fit_seconds + t.seconds + mined["seconds"]
+        # counted: the training run's and the mining run's model work (the kNN index: a sparse pass, not counted)
+        self.fit_flops_ = (self.fit_flops or 0.0) + (mined.get("flops") or 0.0)
         self.fit_cost_usd_ = mined["cost_usd"]
         self.train_rows_ = (self.train_rows + len(self.prompt["examples"]) + mined["labelled_rows"]
                             + (len(train) if self.knn else 0))

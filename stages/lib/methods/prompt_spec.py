@@ -31,5 +31,6 @@ class PromptMethod:
 
 SPEC = MethodType(PromptMethod, "stages.lib.methods.prompt_method:build",
                   reads=("data/prompts/{task}/{prompt}.json", "models/base"),
-                  params=("model", "base_model", "models.${model}", "claude"),
+                  # `models` whole, not models.${model}: an unknown `-S model=x` then reaches our own check
+                  params=("model", "base_model", "models", "claude"),
                   learns=lambda cfg: cfg.knn > 0, sharded=True)

@@ -94,11 +94,11 @@ def data_parallel(params, name: str):
     return sharding.DataParallel()
 
 
-def train_adapter(params, name: str, train: list[dict], val: list[dict], labels: dict, adapter,
+def train_adapter(params, name: str, task: str, train: list[dict], val: list[dict], labels: dict, adapter,
                   seed: int | None = None) -> dict:
-    """Train method `name`'s recipe into a scratch `adapter` on these rows, drawn as its training stage draws
-    them, under training `seed` (default: the recipe's first); its training metrics."""
-    return _resolve(TRAIN_POINT)(params, name, train, val, labels, adapter, seed)
+    """Train method `name`'s recipe for `task` into a scratch `adapter` on these rows, drawn as its training stage
+    draws them, under training `seed` (default: the recipe's first); its training metrics."""
+    return _resolve(TRAIN_POINT)(params, name, task, train, val, labels, adapter, seed)
 
 
 def recipe(params, name: str):

@@ -1,0 +1,213 @@
+"""The answer, stated: for one task, which method to use under the user's constraints (`decision:`), what it costs,
+the runner-up, and whether the gap between them is real.
+
+Every figure a choice reads is counted, never timed (stages/lib/counting.py), so a loaded machine cannot change the
+answer. The rule:
+1. A method qualifies when it is allowed (`allow_api`), reaches `min_accuracy` on test and costs at most
+   `max_cost_per_million`.
+2. Its total cost of ownership over the horizon: labelled rows x `label_cost` + up-front work (training, mining)
+   + volume_per_month x horizon_months x its cost per classification.
+3. The most accurate qualifying method is paired, row by row on the same test rows, with every other qualifying
+   one (Holm-adjusted over that family). Those it is not distinguishably better than are as good as it, as far as
+   the test rows can tell; of those (and itself) the one with the lowest total cost is the choice. So when nothing
+   is distinguishable from the cheapest, the cheapest wins.
+4. The runner-up: the most accurate method where the choice is a cheaper one, else the cheapest other qualifying
+   method; its verdict is the paired one against the most accurate.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from stages.lib.scoring import adjust_family, paired_outcomes
+
+
+def total_cost(row: dict, d) -> dict:
+    """The parts of one method's total cost of ownership under the decision params `d` (a config.Decision)."""
+    labels = (row.get("train_rows") or 0) * d.label_cost
+    upfront = row.get("upfront_cost") or 0.0
+    running = d.volume_per_month * d.horizon_months * row["cost_per_million"] / 1e6
+    return {"labels": labels, "upfront": upfront, "running": running, "total": labels + upfront + running}
+
+
+def cost_at_volume(row: dict, d, volume: float) -> float:
+    """Total cost after `volume` classifications (labels and up-front work paid once)."""
+    return total_cost(row, d)["labels"] + total_cost(row, d)["upfront"] + volume * row["cost_per_million"] / 1e6
+
+
+def qualifies(row: dict, d) -> str | None:
+    """None when `row` meets the constraints, else why not, in words."""
+    if row.get("cost_per_million") is None:
+        return "its cost was not counted"
+    if row.get("api") and not d.allow_api:
+        return "it sends rows to an API (allow_api is false)"
+    if d.min_accuracy is not None and row["accuracy"] < d.min_accuracy:
+        return f"accuracy {row['accuracy']:.1%} is under the minimum {d.min_accuracy:.0%}"
+    if d.max_cost_per_million is not None and row["cost_per_million"] > d.max_cost_per_million:
+        return f"${row['cost_per_million']:,.2f} per 1M is over the maximum ${d.max_cost_per_million:,.2f}"
+    return None
+
+
+def decide(task: str, rows: list[dict], outcomes: dict[str, np.ndarray], d, bootstrap: int, confidence: float,
+           seed: int) -> dict:
+    """The decision for `task` from its report rows (with counted costs) and each method's right/wrong test rows."""
+    excluded = {r["method"]: why for r in rows if (why := qualifies(r, d))}
+    ok = [r for r in rows if r["method"] not in excluded]
+    for r in ok:
+        r["tco"] = total_cost(r, d)
+    out = {"task": task, "constraints": {k: getattr(d, k) for k in d.__dataclass_fields__}, "excluded": excluded}
+    if not ok:
+        allowed = [r for r in rows if r.get("cost_per_million") is not None and (d.allow_api or not r.get("api"))]
+        best = max(allowed, key=lambda r: r["accuracy"], default=None)
+        fallback = max((r for r in allowed if r.get("coverage_at_target") is not None),
+                       key=lambda r: r["coverage_at_target"], default=None)
+        return {**out, "choice": None, "runner_up": None, "ranking": [],
+                "most_accurate": None if best is None else {"method": best["method"], "accuracy": best["accuracy"]},
+                "abstention": None if fallback is None else {
+                    "method": fallback["method"], "target_accuracy": fallback.get("target_accuracy"),
+                    "coverage": fallback["coverage_at_target"], "coverage_ci": fallback.get("coverage_at_target_ci"),
+                    "accuracy": fallback.get("accuracy_at_target")}}
+    best = max(ok, key=lambda r: (r["accuracy"], -r["tco"]["total"]))
+    family = adjust_family({r["method"]: paired_outcomes(outcomes[best["method"]], outcomes[r["method"]], bootstrap,
+                                                         confidence, seed)
+                            for r in ok if r is not best}, confidence)
+    as_good = [best] + [r for r in ok if r is not best and not family[r["method"]]["distinguishable"]]
+    choice = min(as_good, key=lambda r: (r["tco"]["total"], -r["accuracy"]))
+    others = sorted((r for r in ok if r is not choice), key=lambda r: r["tco"]["total"])
+    runner = best if choice is not best else (others[0] if others else None)
+    verdict = None if runner is None else family[(runner if choice is best else choice)["method"]]
+
+    def entry(r: dict) -> dict:
+        return {"method": r["method"], "accuracy": r["accuracy"], "accuracy_ci": r["accuracy_ci"],
+                "cost_per_million": r["cost_per_million"], "upfront_cost": r.get("upfront_cost"),
+                "labelled_rows": r.get("train_rows") or 0, "api": bool(r.get("api")), "total_cost": r["tco"],
+                "vs_most_accurate": family.get(r["method"])}
+
+    return {**out, "choice": entry(choice), "most_accurate": best["method"],
+            "runner_up": None if runner is None else {**entry(runner), "verdict": verdict},
+            "ranking": [entry(r) for r in sorted(ok, key=lambda r: r["tco"]["total"])],
+            "pareto": pareto([r for r in rows if r.get("cost_per_million") is not None])}
+
+
+def pareto(rows: list[dict]) -> list[str]:
+    """The methods no other one beats on both accuracy and cost per classification (ties: neither beats)."""
+    return [r["method"] for r in rows
+            if not any(o["accuracy"] >= r["accuracy"] and o["cost_per_million"] <= r["cost_per_million"]
+                       and (o["accuracy"] > r["accuracy"] or o["cost_per_million"] < r["cost_per_million"])
+                       for o in rows)]
+
+
+def break_evens(rows: list[dict], d) -> list[dict]:
+    """Where two methods' total-cost lines cross: the volume after which the one with more paid up front (labels,
+    training) becomes the cheaper, for each pair that crosses."""
+    out = []
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            fa, fb = (total_cost(r, d)["labels"] + total_cost(r, d)["upfront"] for r in (a, b))
+            ca, cb = a["cost_per_million"] / 1e6, b["cost_per_million"] / 1e6
+            if (fa - fb) * (ca - cb) < 0:  # one is dearer up front and cheaper per row: the lines cross
+                out.append({"methods": [a["method"], b["method"]], "volume": (fa - fb) / (cb - ca)})
+    return sorted(out, key=lambda x: x["volume"])
+
+
+# -- how many labels are enough ------------------------------------------------------------------------------------
+
+def _crossing(points: list[tuple[float, float]], target: float) -> float | None:
+    """The first number of rows at which the accuracy line (linear in log rows between points) reaches `target`;
+    0 when the first point already does; None when no point does."""
+    if not points:
+        return None
+    if points[0][1] >= target:
+        return 0.0
+    for (n0, a0), (n1, a1) in zip(points, points[1:], strict=False):
+        if a1 >= target > a0:
+            t = (target - a0) / (a1 - a0)
+            return float(math.exp(math.log(n0) + t * (math.log(n1) - math.log(n0))))
+    return None
+
+
+def labels_to_match(curve: list[dict], target: float) -> dict:
+    """Labelled rows at which a method's learning curve (`curve`: points with train_rows, accuracy, accuracy_low,
+    accuracy_high, in order) reaches `target` accuracy, with an interval from its bands: the optimistic end where
+    the upper band reaches it, the pessimistic where the lower band does (None: not within the curve's range)."""
+    pts = [p for p in curve if p["train_rows"] > 0]
+    at = {k: _crossing([(p["train_rows"], p[key]) for p in pts], target)
+          for k, key in (("estimate", "accuracy"), ("low", "accuracy_high"), ("high", "accuracy_low"))}
+    return {**at, "largest": pts[-1]["train_rows"] if pts else 0, "target": target}
+
+
+def backtest(curve: list[dict]) -> dict | None:
+    """The estimator checked honestly: the largest point's accuracy predicted from the two before it (a line in log
+    rows, extended), against what was measured. None with fewer than three points."""
+    pts = [p for p in curve if p["train_rows"] > 0]
+    if len(pts) < 3:
+        return None
+    (n0, a0), (n1, a1), (n2, a2) = [(p["train_rows"], p["accuracy"]) for p in pts[-3:]]
+    slope = (a1 - a0) / (math.log(n1) - math.log(n0))
+    predicted = a1 + slope * (math.log(n2) - math.log(n1))
+    return {"rows": n2, "predicted": predicted, "measured": a2, "error": predicted - a2}
+
+
+# -- in words ------------------------------------------------------------------------------------------------------
+
+def _money(x: float) -> str:
+    return f"${x:,.2f}" if x >= 0.01 or x == 0 else f"${x:.2g}"
+
+
+def _acc(e: dict) -> str:
+    ci = e["accuracy_ci"]
+    return f"{e['accuracy']:.1%} [{ci['low']:.1%}–{ci['high']:.1%}]"
+
+
+def paragraph(dec: dict, priced_at: str, quick: bool = False) -> str:
+    """The decision for one task in plain words (the report's and the README's first section)."""
+    c, d = dec["choice"], dec["constraints"]
+    horizon = (f"{d['volume_per_month']:,.0f} classifications a month for {d['horizon_months']:g} months, "
+               f"labels at {_money(d['label_cost'])} a row")
+    head = f"**{dec['task']}**" + (" (quick profile: a first answer, not the final one)" if quick else "")
+    if c is None:
+        text = f"{head}: no method meets the constraints"
+        if dec["excluded"]:
+            text += " (" + "; ".join(f"{m}: {why}" for m, why in dec["excluded"].items()) + ")"
+        if dec.get("most_accurate"):
+            text += f". The most accurate allowed is {dec['most_accurate']['method']} at " \
+                    f"{dec['most_accurate']['accuracy']:.1%}"
+        if a := dec.get("abstention"):
+            text += (f". Abstaining instead: {a['method']} answers {a['coverage']:.0%} of rows at the "
+                     f"{a['target_accuracy']:.0%} accuracy target (the rest go to a person)")
+        return text + "."
+    t = c["total_cost"]
+    text = (f"{head}: use **{c['method']}** — {_acc(c)} accurate at {_money(c['cost_per_million'])} per million "
+            f"classifications; getting there takes {c['labelled_rows']:,} labelled rows ({_money(t['labels'])})"
+            f" and {_money(t['upfront'])} of up-front work; total {_money(t['total'])} for {horizon}.")
+    r = dec["runner_up"]
+    if r is None:
+        return text + " No other method qualifies."
+    v = r["verdict"]
+    gap = abs(v["difference"]) * 100
+    real = ("a real gap" if v["distinguishable"] else "not distinguishable from noise") + \
+        f" (paired on the same test rows, Holm-adjusted McNemar p={v['mcnemar_p_holm']:.2g})"
+    if r["method"] == dec["most_accurate"]:
+        text += (f" Runner-up: {r['method']}, the most accurate at {_acc(r)}, {gap:.1f} points ahead: {real}; it "
+                 f"would cost {_money(r['total_cost']['total'])}, so the cheaper method wins.")
+    else:
+        text += (f" Runner-up: {r['method']} at {_acc(r)}, total {_money(r['total_cost']['total'])}, "
+                 f"{gap:.1f} points behind: {real}.")
+    return text + f" Costs are counted work priced at {priced_at}."
+
+
+def labels_sentence(task: str, target_method: str, estimates: dict[str, dict]) -> str:
+    """"Prompt now; fine-tune after about N labels", per trained method, from the learning curve."""
+    parts = []
+    for m, e in estimates.items():
+        if e["estimate"] is None:
+            parts.append(f"{m} does not reach it within the curve's {e['largest']:,} rows")
+        elif e["estimate"] == 0:
+            parts.append(f"{m} already matches it at the curve's smallest point")
+        else:
+            hi = "beyond the curve" if e["high"] is None else f"{e['high']:,.0f}"
+            lo = "—" if e["low"] is None else f"{e['low']:,.0f}"
+            parts.append(f"{m} after about {e['estimate']:,.0f} labelled rows (interval {lo} to {hi})")
+    return (f"**How many labels are enough on {task}** (to match {target_method}, the best prompting method): "
+            + "; ".join(parts) + ".") if parts else ""
