@@ -79,6 +79,11 @@ def test_params_rewritten_by_dvc_exp_run_keep_no_and_off_as_strings(tmp_path):
     (lambda r: r["evaluate"].update(recalibration="platt"), r"evaluate.recalibration 'platt' is not one"),
     (lambda r: r["tasks"]["imbalanced"].pop("min_count"), r"tasks.imbalanced: imbalanced sampling needs min_count"),
     (lambda r: r["finetune"].update(seeds=[1, 1]), r"finetune: seeds \[1, 1\] must be distinct"),
+    (lambda r: r.update(profile="fast"), r"profile 'fast' is not one of full, quick"),
+    (lambda r: r.update(profile="quick", profiles={"quick": {"recipe.epochz": 1}}),
+     r"profiles.quick: .recipe.epochz. is not a key"),
+    (lambda r: r["costs"].update(hardware="tpu"), r"unknown costs.profiles entry 'tpu'"),
+    (lambda r: r["decision"].update(min_accuracy=80), r"decision: min_accuracy must be in \[0, 1\]"),
 ])
 def test_bad_params_are_named(tmp_path, edit, message):
     with pytest.raises(PipelineError, match=message):
@@ -115,3 +120,15 @@ def test_every_param_is_documented_once_and_the_readme_table_is_current(monkeypa
     assert params_doc.rewritten(readme) == readme, "run python -m stages.lib.params_doc"
     monkeypatch.setattr(params_doc, "table", lambda: "| changed |")  # a stale table is caught
     assert params_doc.rewritten(readme) != readme
+
+
+def test_a_profile_overrides_the_keys_it_names_and_the_subject_words_the_system_turn(tmp_path):
+    full = load_params(write(tmp_path, lambda r: None))
+    quick = load_params(write(tmp_path, lambda r: r.update(profile="quick")))
+    assert (full.finetune.max_train_samples, quick.finetune.max_train_samples) == (256, 64)
+    assert quick.finetune_head.max_train_samples == 64 and quick.evaluate.val_rows == 32  # recipe reaches both
+    assert quick.learning_curve.sizes == [32] and quick.seed_spread.tasks == []
+    assert full.finetune_for("balanced").system == "Classify the OSHA injury report."  # the study's wording kept
+    assert full.subject("balanced") == "OSHA injury report"
+    neutral = load_params(write(tmp_path, lambda r: r["datasets"]["osha"].pop("subject")))
+    assert neutral.finetune_for("balanced").system == "Classify the text."  # neutral by default
