@@ -68,6 +68,9 @@ def test_each_encoder_method_fits_and_predicts_a_label_per_field_the_same_way_tw
     assert [p["confidence"] for p in first] == pytest.approx([p["confidence"] for p in second])
     clf = make().fit(train, val)
     assert clf.train_rows_ == len(train) and clf.fit_seconds_ > 0 and clf.describe()
+    # counted work on every row and up front (what the report prices), the same on every run
+    assert all(p["flops"] > 1e6 for p in first) and [p["flops"] for p in first] == [p["flops"] for p in second]
+    assert clf.fit_flops_ > 1e6
 
 
 def test_embeddings_separate_what_tfidf_cannot_on_unseen_words(encoder_dir):

@@ -8,6 +8,7 @@ import random
 
 import torch
 
+from stages.lib import counting
 from stages.lib.methods.base import Classifier, Timer, batched, prediction
 from stages.lib.predictions import task_labels
 
@@ -20,6 +21,9 @@ class EncoderFinetuned(Classifier):
 
     def _encode(self, texts: list[str]) -> dict:
         return self.tokenizer_(texts, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
+
+    def _lengths(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self.tokenizer_(texts, truncation=True, max_length=self.max_length)["input_ids"]]
 
     def _train_field(self, train: list[dict], field: str):
         from transformers import AutoModelForSequenceClassification, get_linear_schedule_with_warmup
@@ -52,6 +56,11 @@ class EncoderFinetuned(Classifier):
         with Timer() as t:
             self.tokenizer_ = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
             self.models_ = {f: self._train_field(train, f) for f in self.fields}
+        # counted: every weight trained (backward through every layer), each epoch, one model per field
+        self.shape_ = counting.shape(next(iter(self.models_.values()))[0])
+        lengths = self._lengths([r["text"] for r in train])
+        self.fit_flops_ = len(self.models_) * counting.training_flops(self.shape_, lengths, self.epochs, None,
+                                                                      causal=False)
         self.fit_seconds_, self.train_rows_ = t.seconds, len(train)
         return self
 
@@ -69,6 +78,7 @@ class EncoderFinetuned(Classifier):
                     probs[f].append(torch.softmax(model(**inputs).logits.float(), -1))
             probs = {f: torch.cat(p) if p else torch.empty(0) for f, p in probs.items()}
         per = t.seconds / max(len(records), 1)
+        lengths = self._lengths([r["text"] for r in records])
         out = []
         for i, r in enumerate(records):
             pred, conf = {}, {}
@@ -76,7 +86,8 @@ class EncoderFinetuned(Classifier):
                 j = int(probs[f][i].argmax())
                 pred[f], conf[f] = classes[j], float(probs[f][i][j])
             out.append(prediction(r, pred, raw=" | ".join(pred.values()), latency_s=per, confidence=conf,
-                                  confidence_kind="softmax"))
+                                  confidence_kind="softmax", flops=len(self.models_) * counting.forward_flops(
+                                      self.shape_, lengths[i], causal=False)))
         return out
 
 

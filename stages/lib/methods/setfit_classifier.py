@@ -8,6 +8,7 @@ import tempfile
 
 import numpy as np
 
+from stages.lib import counting
 from stages.lib.methods.base import Classifier, Timer, prediction
 from stages.lib.predictions import task_labels
 
@@ -40,7 +41,22 @@ class SetFitClassifier(Classifier):
         with Timer() as t:
             self.models_ = {f: self._train_field(train, f) for f in self.fields}
         self.fit_seconds_, self.train_rows_ = t.seconds, len(train)
+        # counted: per field, max_steps x batch_size pairs (two sentences each, of the rows' mean length) through
+        # the body, forward and backward, then the head's embedding of every row
+        trained = [m for m in self.models_.values() if not isinstance(m, str)]
+        lengths = self._lengths([r["text"] for r in train]) if trained else []
+        mean = sum(lengths) / max(len(lengths), 1)
+        pairs = self.max_steps * self.batch_size * 2
+        self.fit_flops_ = len(trained) * (
+            counting.training_flops(self.shape_, [round(mean)] * pairs, 1, None, causal=False)
+            + sum(counting.forward_flops(self.shape_, n, causal=False) for n in lengths)) if trained else 0.0
         return self
+
+    def _lengths(self, texts: list[str]) -> list[int]:
+        """Each text's tokens as the tuned body reads them (its own truncation)."""
+        body = next(m for m in self.models_.values() if not isinstance(m, str)).model_body
+        self.shape_ = counting.shape(body[0].auto_model)
+        return body.tokenize(texts)["attention_mask"].sum(1).tolist() if texts else []
 
     def describe(self) -> dict:
         return {"model": "setfit", **self.info, "max_steps": self.max_steps, "batch_size": self.batch_size}
@@ -51,6 +67,8 @@ class SetFitClassifier(Classifier):
             probs = {f: None if isinstance(m, str) else np.asarray(m.predict_proba(texts, as_numpy=True))
                      for f, m in self.models_.items()}
         per = t.seconds / max(len(records), 1)
+        trained = sum(not isinstance(m, str) for m in self.models_.values())
+        lengths = self._lengths(texts) if trained else [0] * len(records)
         out = []
         for i, r in enumerate(records):
             pred, conf = {}, {}
@@ -61,7 +79,9 @@ class SetFitClassifier(Classifier):
                 j = int(np.argmax(probs[f][i]))
                 pred[f], conf[f] = str(m.model_head.classes_[j]), float(probs[f][i][j])
             out.append(prediction(r, pred, raw=" | ".join(pred.values()), latency_s=per, confidence=conf,
-                                  confidence_kind="calibrated"))
+                                  confidence_kind="calibrated",
+                                  flops=trained * counting.forward_flops(self.shape_, lengths[i], causal=False)
+                                  if trained else 0.0))
         return out
 
 
