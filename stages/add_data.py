@@ -16,57 +16,7 @@ from stages.lib.cli import run
 from stages.lib.config import PARAMS, Dataset, load_params
 from stages.lib.data import ingest, read_table
 from stages.lib.errors import PipelineError
-
-MIN_COUNTS = (5, 10, 20, 50)  # the `min_count` options shown
-SUGGESTED = 10  # training rows per class below which a class is too thin to learn or to score
-
-
-def training_counts(counts: Counter, train_share: float) -> dict[str, float]:
-    """Each class's expected rows in the training split (the split is stratified)."""
-    return {label: n * train_share for label, n in counts.items()}
-
-
-def options(counts: Counter, train_share: float) -> list[dict]:
-    """What `imbalanced` sampling keeps at each `min_count`: classes, and the share of rows."""
-    train = training_counts(counts, train_share)
-    total = sum(counts.values())
-    return [{"min_count": m, "classes": sum(v >= m for v in train.values()),
-             "rows": sum(counts[k] for k, v in train.items() if v >= m) / total} for m in MIN_COUNTS]
-
-
-def suggest(counts: Counter, train_share: float) -> int:
-    """The `min_count` to write: SUGGESTED where it keeps two classes or more, else the largest that does."""
-    ok = [o["min_count"] for o in options(counts, train_share) if o["classes"] >= 2]
-    if not ok:
-        raise PipelineError("fewer than two classes would have 5 or more training rows: nothing to compare "
-                            "methods on")
-    below = [m for m in ok if m <= SUGGESTED]
-    return max(below) if below else min(ok)
-
-
-def write_entries(path: Path, name: str, dataset: dict, task: dict) -> None:
-    """Add `datasets.<name>` and `tasks.<name>` to params.yaml, round-tripped by ruamel so every comment and the
-    layout stay; written whole or not at all."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    from stages.lib.files import atomic_path
-
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 120
-    yaml.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
-    doc = yaml.load(path.read_text(encoding="utf-8"))
-
-    def flow(items: list[str]) -> CommentedSeq:
-        seq = CommentedSeq(items)
-        seq.fa.set_flow_style()
-        return seq
-
-    doc["datasets"][name] = CommentedMap({k: flow(v) if isinstance(v, list) else v for k, v in dataset.items()})
-    doc["tasks"][name] = CommentedMap({k: flow(v) if isinstance(v, list) else v for k, v in task.items()})
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        yaml.dump(doc, f)
+from stages.lib.own_data import options, suggest, write_entries
 
 
 def main() -> None:
@@ -87,23 +37,20 @@ def main() -> None:
     records, report = ingest(read_table(args.csv), name, spec, args.csv)  # exactly the ingest stage's check
     counts = Counter(r["labels"][args.label] for r in records)
     if len(counts) < 2:
-        raise PipelineError(f"{args.csv}: column {args.label!r} has one class ({next(iter(counts))!r}): nothing "
-                            "to classify")
+        raise PipelineError(f"{args.csv}: column {args.label!r} has one class ({next(iter(counts))!r})")
     share = 1 - params.split.val - params.split.test
     print(f"{args.csv}: {report.rows_kept} of {report.rows_read} rows usable"
           + (f" (dropped {dict(report.dropped)})" if report.dropped else "") + f"; {len(counts)} classes of "
           f"{args.label!r}, the commonest: " + ", ".join(f"{k} ({v})" for k, v in counts.most_common(5)))
-    print("imbalanced sampling keeps, by min_count (training rows per class):")
-    for o in options(counts, share):
-        print(f"  min_count {o['min_count']:>3}: {o['classes']:>3} classes, {o['rows']:.0%} of rows")
+    print("imbalanced sampling keeps, by min_count (training rows per class):\n" + "\n".join(
+        f"  min_count {o['min_count']:>3}: {o['classes']:>3} classes, {o['rows']:.0%} of rows"
+        for o in options(counts, share)))
     min_count = args.min_count or suggest(counts, share)
-    kept = next((o for o in options(counts, share) if o["min_count"] == min_count), None)
     write_entries(PARAMS, name, {"path": args.csv, "id": args.id, "text": args.text, "labels": [args.label],
                                  "subject": args.subject},
                   {"dataset": name, "labels": [args.label], "sampling": "imbalanced", "min_count": min_count})
     load_params()  # what was written reads back, or the error names the key
-    print(f"params.yaml: added datasets.{name} and tasks.{name} (imbalanced, min_count {min_count}"
-          + (f": {kept['classes']} classes" if kept else "") + ")")
+    print(f"params.yaml: added datasets.{name} and tasks.{name} (imbalanced, min_count {min_count})")
     print(f"Run the comparison for {name} alone (first: an estimate of its time, then `dvc exp run`):\n"
           f"  python -m stages.run_task {name} --quick   # a first answer in minutes\n"
           f"  python -m stages.run_task {name}           # the full comparison")

@@ -22,7 +22,8 @@ EFFORTS = ("low", "medium", "high", "xhigh", "max")
 THINKING_TOKENS = {"low": 40, "medium": 200, "high": 800, "xhigh": 1600, "max": 3200}  # tokens a thought takes
 
 
-def model(id, name, thinking=("disabled", "enabled", "adaptive"), efforts=EFFORTS, thinks_by_default=None,
+def model(id, name, thinking=("disabled", "enabled", "adaptive", "between_tools"), efforts=EFFORTS,
+          thinks_by_default=None,
           rejects_sampling=True, lifecycle="active", retires_at=None, batch=True, structured=True):
     return {"id": id, "display_name": name, "thinking": set(thinking), "efforts": list(efforts),
             "thinks_by_default": thinks_by_default, "rejects_sampling": rejects_sampling, "lifecycle": lifecycle,
@@ -47,6 +48,13 @@ MODELS = {
             efforts=("medium", "high", "max"),
             thinks_by_default="high",
         ),
+        # today's generation: Sonnet 5.5 refuses `disabled` and turns thinking off with `between_tools`; Opus 5.5
+        # can only think; Haiku 5.5 thinks by default and can turn it off
+        model("claude-sonnet-5-5", "Claude Sonnet 5.5", thinking=("adaptive", "between_tools"),
+              thinks_by_default="high"),
+        model("claude-haiku-5-5", "Claude Haiku 5.5", thinking=("adaptive", "disabled", "between_tools"),
+              efforts=("low", "medium", "high"), thinks_by_default="medium"),
+        model("claude-opus-5-5", "Claude Opus 5.5", thinking=("adaptive",), thinks_by_default="medium"),
         model("claude-old-3", "Claude Old 3", lifecycle="retired"),
         model("claude-dusk-4", "Claude Dusk 4", lifecycle="deprecated", retires_at="2027-01-05T00:00:00Z"),
     ]
@@ -54,7 +62,7 @@ MODELS = {
 
 
 class FakeAnthropic:
-    def __init__(self, answer=None, port: int = 0, log_file: str | None = None):
+    def __init__(self, answer=None, port: int = 0, log_file: str | None = None, gateway: str | None = None):
         self.log: list[tuple[str, str, dict | None, float]] = []  # method, path, body, time.monotonic()
         self.faults: list[tuple[int, dict]] = []  # (status, headers) served before the next real answer
         self.answer = answer or (lambda req: {f: s["enum"][0] if "enum" in s else self.stated for f, s in
@@ -72,6 +80,12 @@ class FakeAnthropic:
         self.refuse: set[str] = set()  # user texts the model refuses to answer
         self.long_thoughts: dict[str, int] = {}  # user texts that take this many thinking tokens
         self.log_file = log_file
+        # gateway: as a proxy in front of the API may be, checking neither key nor version: "no_capabilities"
+        # (LiteLLM's proxy: its Models API describes a model without them) or "no_models" (no Models API: 404)
+        self.gateway = gateway
+        self.stop_reason: dict[str, str] = {}  # user texts answered with this stop_reason (and no text block)
+        self.delay = 0.0  # seconds each answered message takes
+        self._cached, self._cache_lock = False, threading.Lock()  # the system prefix is written once, then read
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -105,7 +119,7 @@ class FakeAnthropic:
                 "effort": {"supported": bool(m["efforts"]), **{e: support(e in m["efforts"]) for e in EFFORTS}},
                 "image_input": support(True),
                 "pdf_input": support(True),
-                "server_tools": {"supported": False},
+                "server_tools": {"supported": False, "code_execution": support(False), "web_search": support(False)},
                 "structured_outputs": support(m["structured"]),
                 "thinking": {
                     "supported": m["thinking"] != {"disabled"},
@@ -136,7 +150,9 @@ class FakeAnthropic:
         fmt = req.get("output_config")
         text = json.dumps(self.answer(req)) if fmt and fmt.get("format") else "Fractures"
         usage = dict(self.usage)
-        if any(r[1] == "/v1/messages" for r in self.log[:-1]):  # the system prefix is cached after the first call
+        with self._cache_lock:  # the first answered call writes the prefix to the cache; every later one reads it
+            first, self._cached = not self._cached, True
+        if not first:
             usage["cache_read_input_tokens"], usage["cache_creation_input_tokens"] = (
                 usage["cache_creation_input_tokens"],
                 0,
@@ -150,7 +166,10 @@ class FakeAnthropic:
         content, stop, details = [], "end_turn", None
         if thought:
             content.append({"type": "thinking", "thinking": "Let me look at the report.", "signature": "sig"})
-        if req["messages"][0]["content"] in self.refuse:
+        if (forced := self.stop_reason.get(req["messages"][0]["content"])) is not None:
+            stop = forced
+            usage["output_tokens"] = 0
+        elif req["messages"][0]["content"] in self.refuse:
             stop, details = "refusal", {"type": "refusal", "category": "general_harms", "explanation": "scripted"}
             usage["output_tokens"] = thought
         elif thought >= req["max_tokens"]:  # ran out while thinking: no text block
@@ -181,9 +200,28 @@ class FakeAnthropic:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def refused(self):
+                """The API's 401 without a key (x-api-key or, as SDK 2.17 sends it, Authorization: Bearer) and its
+                400 without `anthropic-version`; a gateway checks neither."""
+                if fake.gateway:
+                    return False
+                auth = self.headers.get("x-api-key") or (self.headers.get("authorization") or "").removeprefix(
+                    "Bearer ").strip()
+                if not auth:
+                    self._send(401, {"type": "error", "error": {"type": "authentication_error",
+                                                                "message": "x-api-key header is required"}})
+                    return True
+                if not self.headers.get("anthropic-version"):
+                    self._send(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                                "message": "anthropic-version header is required"}})
+                    return True
+                return False
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 fake.record("POST", self.path, body)
+                if self.refused():
+                    return
                 if self.path == "/v1/messages/count_tokens":
                     n = sum(len(b["text"]) for b in body["system"]) // 4 + len(body["messages"][0]["content"]) // 4
                     return self._send(200, {"input_tokens": n})
@@ -206,6 +244,7 @@ class FakeAnthropic:
                         headers,
                     )
                 if self.path == "/v1/messages":
+                    time.sleep(fake.delay)
                     return self._send(200, fake.message(body))
                 if self.path == "/v1/messages/batches":
                     bid = f"msgbatch_{len(fake.batches)}"
@@ -215,12 +254,17 @@ class FakeAnthropic:
 
             def do_GET(self):
                 fake.record("GET", self.path, None)
+                if self.refused():
+                    return
                 parts = self.path.strip("/").split("/")
                 if parts[:2] == ["v1", "models"]:
-                    if (m := fake.models.get(parts[2])) is None:
+                    if (m := fake.models.get(parts[2])) is None or fake.gateway == "no_models":
                         return self._send(404, {"type": "error", "error": {"type": "not_found_error",
                                                                            "message": f"model: {parts[2]}"}})
-                    return self._send(200, fake.model_info(m))
+                    info = fake.model_info(m)
+                    if fake.gateway == "no_capabilities":
+                        info.pop("capabilities")
+                    return self._send(200, info)
                 bid = parts[3]
                 if parts[-1] == "results":
                     lines = [

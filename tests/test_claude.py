@@ -1,6 +1,7 @@
 """The real anthropic SDK against a local server speaking the real wire format."""
 import json
 import time
+from datetime import UTC
 
 import pytest
 
@@ -339,3 +340,102 @@ def test_a_stated_confidence_out_of_range_or_missing_is_absent_not_guessed(fake,
         fake.stated = stated
         out = backend(fake, tmp_path / str(stated)).classify("s", TEXTS[:1], ["N"], LABELS)[0]
         assert out["pred"] == {"N": "Cuts"} and "stated_confidence" not in out and "confidence_kind" not in out
+
+
+# -- against the world: a strict server, gateways, today's models, every stop reason, the rate limits as stated --
+
+def test_the_server_is_as_strict_as_the_api_on_keys_versions_and_model_descriptions(fake):
+    import urllib.error
+    import urllib.request
+
+    import anthropic
+
+    from tests.fake_anthropic import MODELS
+
+    def post(body, headers):
+        req = urllib.request.Request(f"{fake.url}/v1/messages", json.dumps(body).encode(),
+                                     {"content-type": "application/json", **headers})
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    for m in MODELS.values():  # every description passes the SDK's own validation, every capability key present
+        anthropic.types.ModelInfo.model_validate(fake.model_info(m))
+    body = {"model": "claude-sonnet-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+    assert post(body, {})[0] == 401  # no key
+    status, text = post(body, {"x-api-key": "k"})
+    assert status == 400 and "anthropic-version" in text
+    # the SDK's own request passes: it sends the key (as Authorization: Bearer in 2.17) and the version
+    client = make_client(api_key="test-key", base_url=fake.url, max_retries=0, timeout=5)
+    assert client.models.retrieve("claude-sonnet-5-5").capabilities.thinking.types.between_tools.supported
+
+
+@pytest.mark.parametrize("gateway, why", [
+    ("no_capabilities", "describes the model without capabilities"),
+    ("no_models", "has no Models API"),
+])
+def test_a_gateway_without_capabilities_or_a_models_api_stops_in_one_line_before_any_message(tmp_path, gateway,
+                                                                                              why):
+    fake = FakeAnthropic(gateway=gateway)
+    try:
+        with pytest.raises(ModelRefused, match=why):
+            backend(fake, tmp_path, model="claude-sonnet-5-5")
+        assert not sent(fake)
+    finally:
+        fake.close()
+
+
+def test_sonnet_5_5_refuses_disabled_so_thinking_off_sends_between_tools(fake, tmp_path):
+    b = backend(fake, tmp_path, model="claude-sonnet-5-5")
+    out = b.classify("s", TEXTS[:2], ["N"], LABELS)
+    assert all(o["pred"] == {"N": "Cuts"} for o in out) and not b.thinks
+    assert sent(fake)[0]["thinking"] == {"type": "between_tools"}
+
+
+@pytest.mark.parametrize("reason, message", [
+    ("model_context_window_exceeded", "stopped at the model's context window"),
+    ("pause_turn", "stop_reason pause_turn on a request without tools"),
+])
+def test_an_answer_that_stopped_short_is_a_failure_never_cached(fake, tmp_path, reason, message):
+    fake.stop_reason[TEXTS[1]] = reason
+    b = backend(fake, tmp_path, concurrency=1)
+    with pytest.raises(PipelineError, match=message):
+        b.classify("s", TEXTS, ["N"], LABELS)
+    del fake.stop_reason[TEXTS[1]]
+    before = len(sent(fake))
+    out = b.classify("s", TEXTS, ["N"], LABELS)
+    assert len(out) == 4 and len(sent(fake)) - before == (1 if reason != "pause_turn" else len(sent(fake)) - before)
+
+
+def test_the_rate_limit_is_read_as_the_api_states_it():
+    from datetime import datetime
+    from email.utils import format_datetime
+
+    from stages.lib.backends.claude.client import retry_delay
+
+    assert retry_delay({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5  # milliseconds first
+    assert retry_delay({"retry-after": "7"}) == 7.0
+    when = datetime(2026, 12, 7, 12, 0, 30, tzinfo=UTC)
+    assert retry_delay({"retry-after": format_datetime(when, usegmt=True)},
+                       now=datetime(2026, 12, 7, 12, 0, 0, tzinfo=UTC).timestamp()) == 30.0  # a date
+    assert retry_delay({}) is None and retry_delay({"retry-after": "soon"}) is None
+
+
+def test_529_overloaded_with_retry_after_ms_pauses_every_worker_too(fake, tmp_path):
+    fake.faults, fake.delay = [(529, {"retry-after-ms": "1000"})], 0.05  # 24 answers take ~0.3 s at 4 in flight
+    out = backend(fake, tmp_path, concurrency=4).classify("s", [f"report {i}" for i in range(24)], ["N"], LABELS)
+    assert len(out) == 24
+    posts = [r for r in fake.log if r[1] == "/v1/messages"]
+    assert not [r for r in posts[1:] if posts[0][3] + 0.1 < r[3] < posts[0][3] + 0.9]
+
+
+def test_the_batch_size_limit_counts_the_body_as_sent(monkeypatch):
+    assert batches.BATCH_MAX_BYTES < 256e6  # "256 MB" read as decimal, with a margin: never over, in either unit
+    monkeypatch.setattr(batches, "BATCH_MAX_BYTES", 200)
+    items = [{"custom_id": f"k{i}", "params": {"x": "y" * 40}} for i in range(6)]
+    parts = list(batches.batch_parts(items))
+    for part in parts:  # every part's whole body, envelope included, within the limit
+        assert len(json.dumps({"requests": part}, separators=(",", ":")).encode()) <= 200
+    assert sum(map(len, parts)) == 6 and len(parts) > 1

@@ -368,9 +368,9 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
         assert not [r for r in fake.log if r[1].startswith("/v1/messages")]  # nothing sent, not even counted
         sh("git checkout -- params.yaml", repo)
         # opus must think here: the estimate counts 1,024 thinking tokens a request, and the largest stage (each
-        # stage is one run with one budget) is over the default $5, so it refuses before it sends anything
-        proc = sh(f"{sys.executable} -m dvc exp run -S model=opus", repo, check=False, **env)
-        assert proc.returncode and "exceeds claude.max_usd=$5.0; nothing was sent" in proc.stderr
+        # stage is one run with one budget) is over $1, so it refuses before it sends anything
+        proc = sh(f"{sys.executable} -m dvc exp run -S model=opus -S claude.max_usd=1", repo, check=False, **env)
+        assert proc.returncode and "exceeds claude.max_usd=$1.0; nothing was sent" in proc.stderr
         sh("git checkout -- params.yaml", repo)
         sh(f"{sys.executable} -m dvc exp run -S model=opus -S claude.max_usd=20", repo, **env)
         bodies = [json.dumps(r[2], sort_keys=True) for r in fake.log if r[1] == "/v1/messages"]
@@ -379,7 +379,7 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
         assert all(summary[f"{t}/{m}"]["invalid_rate"] == 0 for t in ("balanced", "multitask")
                    for m in ("zero_shot", "few_shot", "few_shot_knn"))
         meta = json.loads((repo / "data/predictions/multitask/zero_shot.meta.json").read_text())
-        assert (meta["model"], meta["thinking"], meta["effort"]) == ("claude-opus-4-6", {"type": "adaptive"}, "medium")
+        assert (meta["model"], meta["thinking"], meta["effort"]) == ("claude-opus-5-5", {"type": "adaptive"}, "low")
         # claude.concurrency is a param of the prompting stages: the one queued there really reruns in the copy
         # (it asks the API about the model once more) and finds every answer in the per-user cache
         described = sum(r[1].startswith("/v1/models/") for r in fake.log)

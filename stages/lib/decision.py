@@ -106,7 +106,7 @@ def break_evens(rows: list[dict], d) -> list[dict]:
         for b in rows[i + 1:]:
             fa, fb = (total_cost(r, d)["labels"] + total_cost(r, d)["upfront"] for r in (a, b))
             ca, cb = a["cost_per_million"] / 1e6, b["cost_per_million"] / 1e6
-            if (fa - fb) * (ca - cb) < 0:  # one is dearer up front and cheaper per row: the lines cross
+            if (fa - fb) * (ca - cb) < 0 and (fa - fb) / (cb - ca) >= 1:  # the lines cross, after a classification
                 out.append({"methods": [a["method"], b["method"]], "volume": (fa - fb) / (cb - ca)})
     return sorted(out, key=lambda x: x["volume"])
 
@@ -152,7 +152,7 @@ def backtest(curve: list[dict]) -> dict | None:
 # -- in words ------------------------------------------------------------------------------------------------------
 
 def _money(x: float) -> str:
-    return f"${x:,.2f}" if x >= 0.01 or x == 0 else f"${x:.2g}"
+    return f"${x:,.2f}" if x >= 0.01 or x == 0 else "under $0.01"
 
 
 def _acc(e: dict) -> str:

@@ -73,7 +73,7 @@ def write_plots(out_dir: Path | str, rows: list[dict], confidence: float) -> Non
         for p in pts:
             ax.annotate(p["task"], (p["cost_per_million"], p["accuracy"]), fontsize=7)
     ax.set_xscale("log")
-    ax.set_xlabel("$ per million classifications (log)")
+    ax.set_xlabel("USD per million classifications, counted (log)")
     ax.set_ylabel(f"accuracy (bars: {confidence:.0%} bootstrap interval)")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -234,7 +234,8 @@ def write_decision_plots(task: str, rows: list[dict], decision: dict, d) -> None
     line = sorted((p for p in points if p["pareto"]), key=lambda p: p["cost_per_million"])
     ax.plot([p["cost_per_million"] for p in line], [p["accuracy"] for p in line], color="black", lw=0.8, ls=":")
     ax.set_xscale("log")
-    ax.set_xlabel(f"$ per million classifications, counted ({decision['priced_at']}; log)")
+    # no "$" in labels: matplotlib reads a pair of them as mathtext
+    ax.set_xlabel(f"USD per million classifications, counted ({decision['priced_at'].replace('$', 'USD ')}; log)")
     ax.set_ylabel("test accuracy (bars: interval)")
     ax.set_title(f"cost-accuracy frontier · {task} (ringed: Pareto-optimal)")
     fig.tight_layout()
@@ -259,7 +260,7 @@ def write_decision_plots(task: str, rows: list[dict], decision: dict, d) -> None
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("classifications (log; dashed: volume x horizon in `decision:`)")
-    ax.set_ylabel("total cost, $ (labels + up-front + per row; log)")
+    ax.set_ylabel("total cost, USD (labels + up-front + per row; log)")
     ax.set_title(f"total cost by volume · {task} (dots: break-even points)")
     ax.legend(fontsize=7)
     fig.tight_layout()

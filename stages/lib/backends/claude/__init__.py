@@ -13,14 +13,18 @@ requests) and `batches` (the Message Batches API).
   ever sent (the 4.7+ and 5.x models reject `temperature`, `top_p` and `top_k`).
 - Valid by construction: `classify` asks for structured output, a JSON schema with one enum per label field;
   `max_tokens` is sized from the longest allowed answer (output-token rate limits count `max_tokens`).
-- A cut-off answer is a failure: `stop_reason: max_tokens`, or no text block, is never cached as an answer and
-  fails the stage, naming what to raise. A `refusal` is the model's answer: no label, its reason recorded.
+- A cut-off answer is a failure: `stop_reason: max_tokens` or `model_context_window_exceeded`, or no text block,
+  is never cached as an answer and fails the stage, naming what to raise or cut; `pause_turn` (a server-tool loop;
+  no tool is ever sent) is refused. A `refusal` is the model's answer: no label, its reason recorded.
 - One budget per run: `planning()` collects every request a stage or a `classify` run will send, and the
   estimate covers all of them before the first goes out; one spend counter spans the run.
 - Cheap by construction: the system turn (instruction, labels, few-shot block) carries `cache_control`; the
   estimate counts cache writes and reads only when that prefix reaches the model's `min_cache_tokens` (the API
   silently caches nothing below it). `claude.batch: true` sends the work through the Message Batches API.
-- Concurrent: `claude.concurrency` requests in flight; a 429's `retry-after` pauses every worker, not just one.
+- Concurrent: `claude.concurrency` requests in flight; a 429 or a 529 (overloaded) pauses every worker, not just
+  one, for as long as it asks (`retry-after-ms`, else `retry-after` in seconds or as an HTTP date), at most
+  `client.MAX_WAIT_S`. A gateway whose Models API gives no capabilities, or that has none, stops the stage in one
+  line before anything is sent.
 - Never pays twice: every response is kept under the hash of its request in `claude.cache_dir` (default: the
   per-user cache, shared by checkouts and `dvc exp run --queue` copies). A batch's id and request map are stored
   before it is polled, so an interrupted run resumes polling it instead of paying for a new one.

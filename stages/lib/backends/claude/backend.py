@@ -24,6 +24,8 @@ from stages.lib.truncation import CHARS_PER_TOKEN, truncate_chars
 # Tokens kept free when a text is cut by characters (Claude's tokenizer is not at hand). Not a knob: a margin for the
 # 4-characters-per-token estimate near the context limit; `max_input_tokens` is the knob for long texts.
 CONTEXT_MARGIN = 1024
+# Stop reasons that end an answer before it is whole: counted, never cached, and the run fails naming them.
+CUT_OFF = ("max_tokens", "model_context_window_exceeded")
 
 
 class ClaudeBackend:
@@ -109,9 +111,12 @@ class ClaudeBackend:
         if msg.stop_reason == "refusal":  # the model's real answer: no label, with its reason
             details = msg.stop_details.model_dump() if getattr(msg, "stop_details", None) else {}
             entry = {"text": "", "refusal": {k: details.get(k) for k in ("category", "explanation")}}
-        elif msg.stop_reason == "max_tokens" or not texts:
+        elif msg.stop_reason == "pause_turn":  # a server-tool loop paused: never sent tools, so never expected
+            raise PipelineError(f"claude {self.model_id}: stop_reason pause_turn on a request without tools; "
+                                "nothing was kept for it")
+        elif msg.stop_reason in CUT_OFF or not texts:
             with self._lock:
-                self._cut_off.append((usage.get("output_tokens") or 0, max_tokens))
+                self._cut_off.append((usage.get("output_tokens") or 0, max_tokens, msg.stop_reason))
             return cost(usage, self.prices, batch)
         else:
             entry = {"text": "".join(texts)}
@@ -169,9 +174,13 @@ class ClaudeBackend:
         self._lock, self._cut_off = threading.Lock(), []
         by_key = {self.cache.key(r): r for r in reqs}
         (send_batches if self.batch else send_concurrently)(self, by_key)
+        if window := [c for c in self._cut_off if c[2] == "model_context_window_exceeded"]:
+            raise PipelineError(f"claude: {len(window)} answers stopped at the model's context window "
+                                "(model_context_window_exceeded); set the method's max_input_tokens lower to cut "
+                                "the inputs. They were not kept: a rerun sends only those")
         if self._cut_off:
-            used = max(u for u, _ in self._cut_off)
-            limit = max(m for _, m in self._cut_off)
+            used = max(u for u, _, _ in self._cut_off)
+            limit = max(m for _, m, _ in self._cut_off)
             fix = ("raise claude.thinking_tokens or set claude.thinking: off" if self.thinks
                    else "raise claude.max_tokens")
             raise PipelineError(f"claude: {len(self._cut_off)} answers ran out of max_tokens"

@@ -10,19 +10,24 @@ from tqdm.auto import tqdm
 from stages.lib.backends.claude.pricing import BudgetExceeded
 from stages.lib.files import read_json, write_json
 
-# The Message Batches API takes at most this many requests, and this many bytes, in one batch.
+# The Message Batches API takes at most 100,000 requests and "256 MB" in one batch. The size is the request body
+# as sent ({"requests": [...]}, serialised as the SDK sends it); decimal megabytes, less a margin, so a part never
+# reaches the limit whichever unit the API counts in.
 BATCH_MAX_REQUESTS = 100_000
-BATCH_MAX_BYTES = 256 * 2**20
+BATCH_MAX_BYTES = int(256e6 * 0.95)
+ENVELOPE = len(b'{"requests":[]}')
 
 
 def batch_parts(items: list[dict]):
-    """Batch requests in parts the Message Batches API accepts: at most BATCH_MAX_REQUESTS and BATCH_MAX_BYTES."""
-    part, size = [], 0
+    """Batch requests in parts the Message Batches API accepts: at most BATCH_MAX_REQUESTS, and at most
+    BATCH_MAX_BYTES of body (each item serialised as sent, with its separating comma and the envelope)."""
+    part, size = [], ENVELOPE
     for item in items:
-        n = len(json.dumps(item).encode())
+        n = len(json.dumps(item, separators=(",", ":")).encode()) + (1 if part else 0)
         if part and (len(part) >= BATCH_MAX_REQUESTS or size + n > BATCH_MAX_BYTES):
             yield part
-            part, size = [], 0
+            part, size = [], ENVELOPE
+            n -= 1  # the first item of a part has no comma before it
         part.append(item)
         size += n
     if part:
@@ -51,14 +56,19 @@ def send_batches(backend, by_key: dict[str, dict]) -> None:
 
 
 def _collect(b, batch_id: str, custom: dict[str, str], by_key: dict[str, dict]) -> None:
+    """Poll until the batch has ended, then keep its answers. The API reports the result counts as zero until the
+    batch ends, so progress is what it says it is still `processing`, with the time waited."""
     batch = b.client.messages.batches.retrieve(batch_id)
+    start = time.monotonic()
     with tqdm(total=len(custom), desc=f"claude batch {batch_id}", unit="req", disable=not b.progress) as bar:
         while batch.processing_status != "ended":
             time.sleep(b.poll_seconds)
             batch = b.client.messages.batches.retrieve(batch_id)
-            c = batch.request_counts
-            bar.n = c.succeeded + c.errored + c.canceled + c.expired
+            bar.n = max(len(custom) - batch.request_counts.processing, 0)
+            bar.set_postfix_str(f"{batch.processing_status}, {time.monotonic() - start:.0f}s waited")
             bar.refresh()
+        bar.n = len(custom)
+        bar.refresh()
     for res in b.client.messages.batches.results(batch_id):
         if res.result.type == "succeeded" and res.custom_id in custom:
             key = custom[res.custom_id]

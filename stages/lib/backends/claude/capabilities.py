@@ -20,7 +20,12 @@ def resolve_model(client, model_id: str, key: str):
     try:
         info = client.models.retrieve(model_id)
     except anthropic.NotFoundError:
-        raise ModelRefused(f"models.{key}.id {model_id!r}: the API knows no such model; nothing was sent") from None
+        raise ModelRefused(f"models.{key}.id {model_id!r}: the API knows no such model (or a gateway in front of "
+                           "it has no Models API); nothing was sent") from None
+    if info.capabilities is None:  # a gateway's Models API (LiteLLM's proxy) answers without them
+        raise ModelRefused(f"models.{key}.id {model_id!r}: the Models API (or a gateway in front of it) describes "
+                           "the model without capabilities (thinking types, effort, structured outputs, batch), "
+                           "which this stage needs to shape its requests; nothing was sent")
     if info.lifecycle == "retired":
         raise ModelRefused(f"models.{key}.id {model_id!r} ({info.display_name}) is retired; nothing was sent")
     if info.lifecycle == "deprecated":

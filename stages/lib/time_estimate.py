@@ -1,0 +1,72 @@
+"""How long one task's comparison should take here, before it runs (`python -m stages.run_task`): each stage
+group's seconds from the task's size and the times the last `dvc repro` here measured for the shipped tasks."""
+from __future__ import annotations
+
+import statistics
+import tempfile
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from stages.lib import paths
+from stages.lib.config import PARAMS, load_params
+from stages.lib.files import read_json, read_jsonl
+from stages.lib.methods.registry import curve_methods, method_type, recipe
+
+
+def profiled_params(profile: str | None):
+    """params.yaml as the run will read it: with `profile` set, as `-S profile=<name>` sets it."""
+    if profile is None:
+        return load_params()
+    raw = YAML(typ="safe", pure=True).load(PARAMS.read_text(encoding="utf-8"))
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as f:
+        YAML().dump({**raw, "profile": profile}, f)
+    try:
+        return load_params(f.name)
+    finally:
+        Path(f.name).unlink()
+
+
+def measured(params) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds per predicted row per method, and training seconds per row-epoch per recipe section, from the
+    figures the last `dvc repro` here wrote for the shipped tasks (medians over tasks)."""
+    per_row, per_sample = {}, {}
+    for m in params.report.methods:
+        values = [read_json(p)["latency_s"] for t in params.tasks if (p := paths.eval_timings(t, m)).exists()]
+        if values:
+            per_row[m] = statistics.median(values)
+    for section, path in (("finetune", paths.train_metrics), ("finetune_head", paths.head_train_metrics)):
+        values = [x["train_seconds"] / max(x["train_samples"] * x["epochs"], 1)
+                  for t in params.tasks if (p := path(t)).exists() and (x := read_json(p)).get("epochs")]
+        if values:
+            per_sample[section] = statistics.median(values)
+    return per_row, per_sample
+
+
+def estimate(params, task: str) -> list[tuple[str, float | None]]:
+    """(stage group, seconds) for `task`'s run; None where nothing was measured here to go by."""
+    sizes = {s: len(read_jsonl(paths.task_split(task, s))) for s in ("train", "val", "test")}
+    per_row, per_sample = measured(params)
+    val = min(sizes["val"], params.evaluate.val_rows)
+    out = []
+
+    def train_time(name: str, rows: int) -> float | None:
+        section = method_type(params, name).recipe
+        cfg = recipe(params, name)
+        n = min(rows, cfg.max_train_samples or rows)
+        return None if section not in per_sample else n * cfg.epochs * per_sample[section]
+
+    for m in (m for m in params.report.methods if method_type(params, m).scored):  # a cascade predicts nothing
+        rows = sizes["test"] + (sizes["val"] if m == "zero_shot" else val)  # zero-shot predicts every val row
+        predict = per_row[m] * rows if m in per_row else None
+        train = train_time(m, sizes["train"]) if method_type(params, m).recipe else 0.0
+        out.append((f"{m} (train + predict)" if train else m,
+                    None if predict is None or train is None else predict + train))
+    if task in params.learning_curve.tasks:
+        for m in curve_methods(params):
+            secs = [(train_time(m, s) if method_type(params, m).recipe else 0.0, per_row.get(m))
+                    for s in params.learning_curve.sizes]
+            known = all(t is not None and p is not None for t, p in secs)
+            out.append((f"curve_{m} ({len(secs)} points)",
+                        sum(t + p * sizes["test"] for t, p in secs) if known else None))
+    return out
