@@ -11,6 +11,7 @@ task, so no other task's stage runs, and the report and the README's results blo
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import sys
 from stages.lib import paths
 from stages.lib.cli import run
 from stages.lib.errors import PipelineError
-from stages.lib.time_estimate import estimate, profiled_params
+from stages.lib.time_estimate import estimate, profile_overrides, profiled_params
 
 
 def main() -> None:
@@ -40,9 +41,13 @@ def main() -> None:
         print(f"  {name:<40} {'not measured here' if secs is None else f'{secs / 60:6.1f} min'}")
     known = [s for _, s in rows if s is not None]
     print(f"  {'total':<40} {sum(known) / 60:6.1f} min" + ("" if len(known) == len(rows) else " (of what is known)"))
+    # the profile's overrides are also set for DVC itself: it expands stage lists and commands from params.yaml
+    # (learning_curve.sizes, evaluate.val_rows), where the profile, applied in load_params, cannot reach
+    sets = {"report.tasks": [args.task], "learning_curve.tasks": [args.task], "seed_spread.tasks": [],
+            **(profile_overrides("quick") if args.quick else {})} | ({"profile": "quick"} if args.quick else {})
     cmd = ["dvc", "exp", "run", "-n", f"{args.task}{'-quick' if args.quick else ''}",
-           "-S", f"report.tasks=[{args.task}]", "-S", f"learning_curve.tasks=[{args.task}]",
-           "-S", "seed_spread.tasks=[]", *(["-S", "profile=quick"] if args.quick else []), "report"]
+           *[a for k, v in sets.items() for a in ("-S", f"{k}={json.dumps(v) if not isinstance(v, str) else v}")],
+           "report"]
     print("$ " + shlex.join(cmd))
     if not args.dry:
         sys.exit(subprocess.run(cmd).returncode)

@@ -553,3 +553,19 @@ def test_no_accuracy_threshold_verdict_or_decision_moves_with_machine_load(repo,
                for p in ("metrics/timings/balanced/finetuned.json", "metrics/timings/balanced/baseline.json"))
     for path, text in quiet.items():
         assert loaded[path] == text, f"{path} moved with the machine's load"
+
+
+def test_run_task_estimates_from_measured_times_and_sets_the_profile_for_dvc_too(repo):
+    """`run_task --dry --quick`: an estimate per stage group from the times this pipeline measured, and the one
+    command, with the quick profile's overrides passed to DVC as well (it expands stage lists from params.yaml)."""
+    proc = sh(f"{sys.executable} -m stages.run_task balanced --dry --quick", repo)
+    assert "estimated time for balanced (quick profile)" in proc.stdout
+    assert re.search(r"finetuned \(train \+ predict\)\s+\d+\.\d min", proc.stdout)
+    assert re.search(r"curve_finetuned \(1 points\)", proc.stdout)  # the quick profile's one curve point
+    cmd = proc.stdout.strip().splitlines()[-1]
+    assert cmd.startswith("$ dvc exp run -n balanced-quick") and cmd.endswith(" report")
+    for s in ("'report.tasks=[\"balanced\"]'", "'learning_curve.sizes=[32]'", "profile=quick",
+              "evaluate.val_rows=32"):
+        assert s in cmd
+    proc = sh(f"{sys.executable} -m stages.run_task nope --dry", repo, check=False)
+    assert proc.returncode == 2 and "unknown task 'nope'" in proc.stderr

@@ -14,6 +14,12 @@ from stages.lib.files import read_json, read_jsonl
 from stages.lib.methods.registry import curve_methods, method_type, recipe
 
 
+def profile_overrides(profile: str) -> dict:
+    """The dotted keys `profiles.<profile>` sets, as params.yaml gives them."""
+    raw = YAML(typ="safe", pure=True).load(PARAMS.read_text(encoding="utf-8"))
+    return dict((raw.get("profiles") or {}).get(profile) or {})
+
+
 def profiled_params(profile: str | None):
     """params.yaml as the run will read it: with `profile` set, as `-S profile=<name>` sets it."""
     if profile is None:
@@ -43,8 +49,9 @@ def measured(params) -> tuple[dict[str, float], dict[str, float]]:
     return per_row, per_sample
 
 
-def estimate(params, task: str) -> list[tuple[str, float | None]]:
-    """(stage group, seconds) for `task`'s run; None where nothing was measured here to go by."""
+def estimate(params, task: str, curve: bool = True) -> list[tuple[str, float | None]]:
+    """(stage group, seconds) for `task`'s run, with its learning curve if `curve` (run_task draws one); None
+    where nothing was measured here to go by."""
     sizes = {s: len(read_jsonl(paths.task_split(task, s))) for s in ("train", "val", "test")}
     per_row, per_sample = measured(params)
     val = min(sizes["val"], params.evaluate.val_rows)
@@ -62,7 +69,7 @@ def estimate(params, task: str) -> list[tuple[str, float | None]]:
         train = train_time(m, sizes["train"]) if method_type(params, m).recipe else 0.0
         out.append((f"{m} (train + predict)" if train else m,
                     None if predict is None or train is None else predict + train))
-    if task in params.learning_curve.tasks:
+    if curve:
         for m in curve_methods(params):
             secs = [(train_time(m, s) if method_type(params, m).recipe else 0.0, per_row.get(m))
                     for s in params.learning_curve.sizes]
