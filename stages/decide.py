@@ -1,6 +1,6 @@
 """Stage: the decision for one task: which method to use under `decision:`, its cost, the runner-up and whether
-the gap is real (stages/lib/decision.py), how many labels a trained method needs to match prompting, and the
-pictures: the cost-accuracy frontier and total cost against volume.
+the gap is real (stages/lib/decision.py), and the pictures: the cost-accuracy frontier and total cost against
+volume. How many labels are enough is the `labels` stage's.
 
 python -m stages.decide --task balanced
 """
@@ -9,10 +9,10 @@ import numpy as np
 from stages.lib import paths
 from stages.lib.cli import run, stage_args
 from stages.lib.config import load_params
-from stages.lib.decision import backtest, break_evens, decide, labels_to_match
+from stages.lib.decision import break_evens, decide
 from stages.lib.files import read_json, write_json
-from stages.lib.methods.registry import curve_methods, unlearned_method
-from stages.lib.plots import learning_curve, write_decision_plots
+from stages.lib.methods.registry import unlearned_method
+from stages.lib.plots import write_decision_plots
 from stages.lib.summary import add_costs, collect
 
 
@@ -29,17 +29,6 @@ def main() -> None:
     out = decide(args.task, rows, outcomes, params.decision, ev.bootstrap, ev.confidence, params.seed)
     out |= {"profile": params.profile, "priced_at": params.costs.profile().about,
             "break_even": break_evens([r for r in rows if r.get("cost_per_million") is not None], params.decision)}
-    if args.task in params.learning_curve.tasks:
-        prompted = [r for r in rows if params.method(r["method"]).type == "prompt"]
-        curves = learning_curve(args.task, params.learning_curve.sizes, curve_methods(params),
-                                unlearned_method(params), rows)
-        if prompted:
-            target = max(prompted, key=lambda r: r["accuracy"])
-            learned = {m: pts for m, pts in curves.items()
-                       if m != unlearned_method(params) and params.method(m).type != "prompt"}
-            out["labels"] = {"against": target["method"], "target": target["accuracy"],
-                             "methods": {m: labels_to_match(pts, target["accuracy"]) for m, pts in learned.items()},
-                             "backtest": {m: b for m, pts in learned.items() if (b := backtest(pts))}}
     write_decision_plots(args.task, rows, out, params.decision)  # before the metrics: those mark the stage done
     write_json(paths.decision(args.task), out)
     choice = out["choice"]

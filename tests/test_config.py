@@ -132,3 +132,16 @@ def test_a_profile_overrides_the_keys_it_names_and_the_subject_words_the_system_
     assert full.subject("balanced") == "OSHA injury report"
     neutral = load_params(write(tmp_path, lambda r: r["datasets"]["osha"].pop("subject")))
     assert neutral.finetune_for("balanced").system == "Classify the text."  # neutral by default
+
+
+def test_ctrl_c_in_a_stage_ends_with_one_line_saying_what_was_kept(capsys):
+    from stages.lib.cli import run
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as ended:
+        run(interrupted)
+    err = capsys.readouterr().err
+    assert ended.value.code == 130 and len(err.strip().splitlines()) == 1 and "interrupted" in err
+    assert "Traceback" not in err and "the same command resumes" in err

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from stages.lib.config import Decision
-from stages.lib.decision import backtest, break_evens, decide, labels_to_match, paragraph, pareto, total_cost
+from stages.lib.decision import backtest, break_evens, decide, labels_to_match, pareto, total_cost
+from stages.lib.decision_text import paragraph
 
 D = Decision(volume_per_month=1000, horizon_months=12, label_cost=0.5, min_accuracy=None, max_cost_per_million=None,
              allow_api=True)

@@ -36,7 +36,7 @@ def stage_closure(name: str) -> tuple[set[str], set[str]]:
     if method := re.search(r"--method (\w+)", body["cmd"]):
         cfg = PARAMS.method(method.group(1))
         mods += [spec(method.group(1))] + ([spec(cfg.mine_from)] if getattr(cfg, "mine_from", None) else [])
-    if mods[0] in ("stages.cascade", "stages.report", "stages.decide"):  # they read every method of the grid
+    if mods[0] in ("stages.cascade", "stages.report", "stages.decide", "stages.labels"):  # every method of the grid
         mods += [spec(m) for m in PARAMS.report.methods]
     if method and mods[0] in BUILDS:
         kind = type_spec(PARAMS.method(method.group(1)).type)

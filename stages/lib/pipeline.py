@@ -199,7 +199,7 @@ def root_stages(params: Params) -> dict:
     st["report"] = {
         "cmd": "python -m stages.report",
         "deps": ["metrics/eval", "metrics/timings", "metrics/details", "metrics/compare", "metrics/cascade",
-                 "metrics/curve", "metrics/seeds", "metrics/decision", "metrics/decision_plots",
+                 "metrics/curve", "metrics/seeds", "metrics/decision", "metrics/decision_plots", "metrics/labels",
                  *code_deps("stages.report", *specs(params, *params.report.methods))],
         "params": ["report", "costs", "base_model", "model", "evaluate.confidence", "learning_curve", "seed_spread",
                    "methods", *dict.fromkeys(f"{r}.seeds" for r in map(lambda m: method_type(params, m).recipe,
@@ -257,12 +257,19 @@ def scoring_stages(params: Params) -> dict:
     st["decide"] = {"foreach": "${report.tasks}", "do": {
         "wdir": "..",
         "cmd": "python -m stages.decide --task ${item}",
-        "deps": ["metrics/eval/${item}", "metrics/rows/${item}", "metrics/timings/${item}", "metrics/curve",
+        "deps": ["metrics/eval/${item}", "metrics/rows/${item}", "metrics/timings/${item}",
                  *code_deps("stages.decide", *specs(params, *params.report.methods))],
-        "params": ["seed", "evaluate", "report.methods", "methods", "decision", "costs", "learning_curve"],
+        "params": ["seed", "evaluate", "report.methods", "methods", "decision", "costs"],
         "metrics": no_cache("metrics/decision/${item}.json"),
         "outs": no_cache(*(f"metrics/decision_plots/{kind}/${{item}}.{ext}" for kind in ("frontier", "total_cost")
                            for ext in ("json", "png")))}}
+    st["labels"] = {"foreach": "${learning_curve.tasks}", "do": {
+        "wdir": "..",
+        "cmd": "python -m stages.labels --task ${item}",
+        "deps": ["metrics/eval/${item}", "metrics/curve/${item}",
+                 *code_deps("stages.labels", *specs(params, *params.report.methods))],
+        "params": ["report.methods", "methods", "learning_curve"],
+        "metrics": no_cache("metrics/labels/${item}.json")}}
     st["compare"] = {"foreach": "${report.tasks}", "do": {
         "wdir": "..",
         "cmd": "python -m stages.compare --task ${item}",

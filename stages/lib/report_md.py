@@ -24,7 +24,7 @@ from stages.lib.summary import (
 
 def render_decisions(tasks: list[str], quick: bool) -> str:
     """Each task's decision in words (stages.decide wrote them), and how many labels a trained method needs."""
-    from stages.lib.decision import labels_sentence, paragraph
+    from stages.lib.decision_text import labels_file, labels_sentence, paragraph
 
     out = []
     for task in tasks:
@@ -32,8 +32,8 @@ def render_decisions(tasks: list[str], quick: bool) -> str:
             continue
         dec = read_json(paths.decision(task))
         out.append(paragraph(dec, dec["priced_at"], quick))
-        if dec.get("labels"):
-            out.append(labels_sentence(task, dec["labels"]["against"], dec["labels"]["methods"]))
+        if labels_file(task).exists() and (lab := read_json(labels_file(task)))["against"]:
+            out.append(labels_sentence(task, lab["against"], lab["methods"]))
     return "\n\n".join(filter(None, out)) or "No decision yet: run `dvc repro`."
 
 
