@@ -20,20 +20,8 @@ import math
 
 import numpy as np
 
+from stages.lib.decision_text import cost_at_volume, total_cost  # noqa: F401 (re-exported)
 from stages.lib.scoring import adjust_family, paired_outcomes
-
-
-def total_cost(row: dict, d) -> dict:
-    """The parts of one method's total cost of ownership under the decision params `d` (a config.Decision)."""
-    labels = (row.get("train_rows") or 0) * d.label_cost
-    upfront = row.get("upfront_cost") or 0.0
-    running = d.volume_per_month * d.horizon_months * row["cost_per_million"] / 1e6
-    return {"labels": labels, "upfront": upfront, "running": running, "total": labels + upfront + running}
-
-
-def cost_at_volume(row: dict, d, volume: float) -> float:
-    """Total cost after `volume` classifications (labels and up-front work paid once)."""
-    return total_cost(row, d)["labels"] + total_cost(row, d)["upfront"] + volume * row["cost_per_million"] / 1e6
 
 
 def qualifies(row: dict, d) -> str | None:

@@ -5,6 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def total_cost(row: dict, d) -> dict:
+    """The parts of one method's total cost of ownership under the decision params `d` (a config.Decision)."""
+    labels = (row.get("train_rows") or 0) * d.label_cost
+    upfront = row.get("upfront_cost") or 0.0
+    running = d.volume_per_month * d.horizon_months * row["cost_per_million"] / 1e6
+    return {"labels": labels, "upfront": upfront, "running": running, "total": labels + upfront + running}
+
+
+def cost_at_volume(row: dict, d, volume: float) -> float:
+    """Total cost after `volume` classifications (labels and up-front work paid once)."""
+    return total_cost(row, d)["labels"] + total_cost(row, d)["upfront"] + volume * row["cost_per_million"] / 1e6
+
+
 def labels_file(task: str) -> Path:
     """The `labels` stage's output for `task` (kept here, not in stages/lib/paths.py, which every stage reads)."""
     return Path(f"metrics/labels/{task}.json")

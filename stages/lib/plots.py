@@ -214,7 +214,7 @@ def write_decision_plots(task: str, rows: list[dict], decision: dict, d) -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from stages.lib.decision import cost_at_volume
+    from stages.lib.decision_text import cost_at_volume
 
     priced = [r for r in rows if r.get("cost_per_million") is not None]
     front = set(decision.get("pareto") or [])
