@@ -24,6 +24,7 @@ BENCHES = {
     "training": "this project's fine-tuning recipes against TRL's defaults (and LoRA against QLoRA)",
     "finetune_step": "one fine-tuning step, part by part: data, forward, backward, optimizer, evaluation",
     "knn_examples": "nearest-neighbour few-shot: how long each example may be",
+    "knn_retriever": "nearest-neighbour few-shot: TF-IDF against sentence-embedding retrieval",
     "scale": "growth with the data: each data stage at 10k-100k rows",
     "profile": "where a fresh `dvc repro` spends its time, stage by stage",
     "cost_model": "counted FLOPs against measured seconds: how well counted cost predicts time here",

@@ -3,6 +3,8 @@ metrics), per-field and per-class details, timings, confusion matrices, and each
 
 python -m stages.evaluate --task balanced --method baseline
 """
+import sys
+
 from stages.lib import paths
 from stages.lib.cli import run, stage_args
 from stages.lib.config import load_params
@@ -33,6 +35,9 @@ def main() -> None:
     write_json(paths.eval_rows(args.task, args.method), correct_rows(preds, list(labels)))
     write_json(paths.eval_timings(args.task, args.method), timings)
     write_json(paths.eval_metrics(args.task, args.method), headline)
+    if fields := headline.get("collapsed_fields"):
+        print(f"warning: {args.task}/{args.method} answers one class for nearly every validation row on "
+              f"{', '.join(fields)} while the data have several (collapsed; marked in the report)", file=sys.stderr)
     ci = headline["accuracy_ci"]
     print(f"{args.task}/{args.method}: accuracy {headline['accuracy']:.3f} [{ci['low']:.3f}–{ci['high']:.3f}], "
           f"macro-F1 {headline['macro_f1']:.3f}, invalid {headline['invalid_rate']:.1%}, n={headline['n']}")

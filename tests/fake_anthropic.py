@@ -256,7 +256,14 @@ class FakeAnthropic:
                 fake.record("GET", self.path, None)
                 if self.refused():
                     return
-                parts = self.path.strip("/").split("/")
+                parts = self.path.split("?")[0].strip("/").split("/")
+                if parts == ["v1", "models"]:  # the list (one page: every model)
+                    if fake.gateway == "no_models":
+                        return self._send(404, {"type": "error", "error": {"type": "not_found_error",
+                                                                           "message": "Not Found"}})
+                    data = [fake.model_info(m) for m in fake.models.values()]
+                    return self._send(200, {"data": data, "has_more": False, "first_id": data[0]["id"],
+                                            "last_id": data[-1]["id"]})
                 if parts[:2] == ["v1", "models"]:
                     if (m := fake.models.get(parts[2])) is None or fake.gateway == "no_models":
                         return self._send(404, {"type": "error", "error": {"type": "not_found_error",

@@ -27,7 +27,7 @@ def fake():
 
 
 def backend(fake, tmp_path, retries=3, model="claude-sonnet-4-6", **kw):
-    client = make_client(api_key="test-key", base_url=fake.url, max_retries=retries, timeout=5)
+    client = make_client(120.0, api_key="test-key", base_url=fake.url, max_retries=retries, timeout=5)
     kw = {"max_usd": 10.0, "min_cache_tokens": 1, "poll_seconds": 0.01, "progress": False, **kw}
     return ClaudeBackend(client, model, PRICES, tmp_path / "cache", **kw)
 
@@ -195,7 +195,7 @@ def test_long_inputs_are_cut_before_they_are_estimated_or_sent(fake, tmp_path):
 def test_an_unknown_or_retired_model_is_refused_before_any_message(fake, tmp_path, model, why):
     with pytest.raises(ModelRefused, match=f"models.sonnet.id '{model}'.*{why}.*nothing was sent"):
         backend(fake, tmp_path, model=model, key="sonnet")
-    assert [r[:2] for r in fake.log] == [("GET", f"/v1/models/{model}")]  # asked once, nothing sent
+    assert fake.log[0][:2] == ("GET", f"/v1/models/{model}") and all(r[0] == "GET" for r in fake.log)  # nothing sent
 
 
 def test_a_deprecated_model_warns_with_its_retirement_date(fake, tmp_path, capsys):
@@ -207,6 +207,9 @@ def test_a_deprecated_model_warns_with_its_retirement_date(fake, tmp_path, capsy
     ("claude-sonnet-4-6", {"type": "disabled"}, None),   # thinks by default, can be turned off
     ("claude-haiku-4-5", {"type": "disabled"}, None),    # no effort levels at all
     ("claude-opus-4-6", {"type": "adaptive"}, "medium"),  # can only think: its lowest effort
+    ("claude-sonnet-5-5", {"type": "between_tools"}, None),  # refuses disabled
+    ("claude-haiku-5-5", {"type": "disabled"}, None),
+    ("claude-opus-5-5", {"type": "adaptive"}, "low"),
 ])
 def test_thinking_off_sends_what_each_model_accepts(fake, tmp_path, model, thinking, effort):
     b = backend(fake, tmp_path, model=model, thinking_tokens=512)
@@ -236,7 +239,7 @@ def test_the_server_rejects_what_todays_api_rejects(fake, tmp_path):
     """The test server is only worth something if it refuses what the API refuses."""
     import anthropic
 
-    client = make_client(api_key="test-key", base_url=fake.url, max_retries=0, timeout=5)
+    client = make_client(120.0, api_key="test-key", base_url=fake.url, max_retries=0, timeout=5)
     base = {"max_tokens": 50, "messages": [{"role": "user", "content": "x"}]}
     with pytest.raises(anthropic.BadRequestError, match="thinking.type 'disabled'"):
         client.messages.create(model="claude-opus-4-6", thinking={"type": "disabled"}, **base)
@@ -368,23 +371,74 @@ def test_the_server_is_as_strict_as_the_api_on_keys_versions_and_model_descripti
     status, text = post(body, {"x-api-key": "k"})
     assert status == 400 and "anthropic-version" in text
     # the SDK's own request passes: it sends the key (as Authorization: Bearer in 2.17) and the version
-    client = make_client(api_key="test-key", base_url=fake.url, max_retries=0, timeout=5)
+    client = make_client(120.0, api_key="test-key", base_url=fake.url, max_retries=0, timeout=5)
     assert client.models.retrieve("claude-sonnet-5-5").capabilities.thinking.types.between_tools.supported
 
 
-@pytest.mark.parametrize("gateway, why", [
-    ("no_capabilities", "describes the model without capabilities"),
-    ("no_models", "has no Models API"),
-])
-def test_a_gateway_without_capabilities_or_a_models_api_stops_in_one_line_before_any_message(tmp_path, gateway,
-                                                                                              why):
+GATEWAYS = [("no_capabilities", "describes the model without capabilities"), ("no_models", "has no Models API")]
+
+
+@pytest.mark.parametrize("gateway, why", GATEWAYS)
+def test_a_gateway_without_capabilities_or_a_models_api_stops_in_one_line_naming_what_to_declare(tmp_path, gateway,
+                                                                                                 why):
     fake = FakeAnthropic(gateway=gateway)
     try:
-        with pytest.raises(ModelRefused, match=why):
+        with pytest.raises(ModelRefused, match=f"{why}; declare them as models.claude-sonnet-5-5.capabilities"):
             backend(fake, tmp_path, model="claude-sonnet-5-5")
         assert not sent(fake)
     finally:
         fake.close()
+
+
+@pytest.mark.parametrize("gateway, why", GATEWAYS)
+def test_behind_a_gateway_the_declared_capabilities_shape_the_requests(tmp_path, gateway, why, capsys):
+    from stages.lib.config import load_params
+
+    declared = load_params().model_entry("sonnet").capabilities  # the shipped registry's declaration
+    fake = FakeAnthropic(gateway=gateway)
+    try:
+        b = backend(fake, tmp_path, model="claude-sonnet-5-5", declared=declared)
+        out = b.classify("s", TEXTS, ["N"], LABELS)
+        assert [o["pred"] for o in out] == [{"N": "Cuts"}] * len(TEXTS)  # 0% invalid
+        assert sent(fake)[0]["thinking"] == {"type": "between_tools"}  # the strict check of Sonnet 5.5 passed
+        assert b.describe()["lifecycle"] == "declared"
+        warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1 and why in warnings[0] and "declared in models.claude-sonnet-5-5.capabilities" in \
+            warnings[0]
+    finally:
+        fake.close()
+
+
+def test_the_apis_own_description_wins_over_a_declaration(fake, tmp_path):
+    from stages.lib.config import Capabilities
+
+    wrong = Capabilities(thinking=["disabled"], effort=[], structured_outputs=True, batch=True,
+                         max_input_tokens=1000, max_tokens=10)
+    b = backend(fake, tmp_path, model="claude-sonnet-5-5", declared=wrong)
+    b.classify("s", TEXTS[:1], ["N"], LABELS)
+    assert sent(fake)[0]["thinking"] == {"type": "between_tools"} and b.info.caps.max_tokens == 64_000
+
+
+def test_an_unknown_model_is_refused_even_with_declared_capabilities(fake, tmp_path):
+    from stages.lib.config import load_params
+
+    declared = load_params().model_entry("sonnet").capabilities
+    with pytest.raises(ModelRefused, match="knows no such model"):  # the Models API exists: the id is wrong
+        backend(fake, tmp_path, model="claude-nope-9", declared=declared)
+    assert not sent(fake)
+
+
+def test_the_longest_rate_limit_pause_is_the_param(fake, tmp_path):
+    from stages.lib.backends.claude.client import Gate
+
+    class Response:
+        status_code, headers = 429, {"retry-after": "3600"}
+
+    gate = Gate(max_wait_s=0.2)
+    gate.on_response(Response())
+    start = time.monotonic()
+    gate.wait()
+    assert 0.1 < time.monotonic() - start < 5  # an hour asked, the param's 0.2 s kept
 
 
 def test_sonnet_5_5_refuses_disabled_so_thinking_off_sends_between_tools(fake, tmp_path):

@@ -81,3 +81,21 @@ def test_embeddings_separate_what_tfidf_cannot_on_unseen_words(encoder_dir):
     unseen = [record("u1", "Her thumb was severed.", kind="Amputation", part="Finger"),
               record("u2", "He snapped his shin bone in a fall.", kind="Fracture", part="Leg")]
     assert [p["pred"]["kind"] for p in clf.predict(unseen)] == ["Amputation", "Fracture"]
+
+
+def test_the_embedding_retriever_finds_neighbours_by_meaning_and_counts_its_work(encoder_dir, monkeypatch):
+    """kNN few-shot with `retriever: embedding`: a query that shares no word with its class's rows still gets them
+    as its nearest examples (TF-IDF gets no similarity to go by); the encoder's forward is counted."""
+    from stages.lib import encoders
+    from stages.lib.methods.llm import PromptClassifier
+    from stages.lib.retrieval import EmbeddingRetriever
+
+    monkeypatch.setattr(encoders, "FOLDER", encoder_dir.parent)
+    prompt = {"system": "", "fields": ["kind"], "labels": {"kind": ["Amputation", "Fracture"]}, "examples": []}
+    clf = PromptClassifier(prompt, None, mode="constrained", knn=3,
+                           retriever=EmbeddingRetriever(encoder_dir.name)).fit(ROWS, [])
+    query = [record("q", "Her thumb was severed.", kind="Amputation", part="Finger")]
+    examples, work = clf.neighbours(query)
+    assert [e["labels"]["kind"] for e in examples[0]] == ["Amputation"] * 3
+    assert work[0] > 1e6 and clf.fit_flops_ > 1e6 and clf.retriever_.name == "embedding:minilm"
+    assert clf.neighbours(query) == (examples, work)  # deterministic

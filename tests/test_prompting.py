@@ -87,10 +87,11 @@ def test_nearest_neighbours_in_chunks_are_todays_on_the_shipped_sample():
     train, test = rows[:640], rows[640:] + rows[:100]
     clf = PromptClassifier({"system": "", "fields": ["y"], "labels": LABELS, "examples": []}, None,
                            mode="constrained", knn=3).fit(train, [])
-    sims = linear_kernel(clf.vectorizer_.transform([r["text"] for r in test]), clf.train_matrix_)
+    index = clf.retriever_
+    sims = linear_kernel(index.vectorizer_.transform([r["text"] for r in test]), index.matrix_)
     full_sort = [[train[j] for j in reversed(sorted(range(len(row)), key=lambda j: (-row[j], train[j]["id"]))[:3])]
                  for row in sims]
-    assert clf.neighbours(test, chunk=37) == full_sort
+    assert clf.neighbours(test, chunk=37) == (full_sort, [0.0] * len(test))  # TF-IDF's work is not counted
 
 
 def test_mined_few_shot_pays_for_the_validation_run_it_mined():

@@ -72,3 +72,19 @@ def test_long_class_names_stay_distinct_ticks_and_a_zero_gap_reads_as_a_tie():
     assert len(set(ticks)) == 3 and all(len(t) <= 45 for t in ticks) and ticks[2] == "Cuts"
     c = {"difference": 0.0, "difference_ci": {"low": -0.1, "high": 0.1}, "mcnemar_p": 1.0, "distinguishable": False}
     assert "finetuned is as accurate as cascade (interval" in verdict("t", "finetuned", "cascade", c)
+
+
+def test_a_collapsed_method_is_named_on_validation_and_marked_in_the_table():
+    from stages.lib.scoring import collapsed
+
+    def row(true, pred):
+        return {"true": {"y": true}, "pred": {"y": pred}}
+
+    spread = ["a", "b", "c", "d"] * 5  # 20 rows, four classes
+    assert collapsed([row(t, "a") for t in spread], ["y"]) == ["y"]  # one answer for every row
+    assert collapsed([row(t, t) for t in spread], ["y"]) == []
+    assert collapsed([row("a", "a")] * 19 + [row("b", "a")], ["y"]) == []  # the data are that lopsided too
+    assert collapsed([row(t, "a") for t in spread[:8]], ["y"]) == []  # too few rows to say
+    table = render_markdown([{"task": "t", "method": "finetuned", "accuracy": 0.5, "collapsed_fields": ["y"]},
+                             {"task": "t", "method": "baseline", "accuracy": 0.6, "collapsed_fields": []}])
+    assert "finetuned ⚠ collapsed" in table and "baseline ⚠" not in table

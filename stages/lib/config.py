@@ -72,6 +72,21 @@ class Prices:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What an API model accepts, as the Models API describes it. Declared in a registry entry for a gateway whose
+    Models API describes models without capabilities (LiteLLM's proxy) or that has no Models API; the API's own
+    description wins wherever it gives one."""
+    thinking: list[Literal["disabled", "between_tools", "adaptive", "enabled"]] = doc(
+        "the thinking types it accepts (`claude.thinking: off` sends disabled or between_tools)")
+    effort: list[Literal["low", "medium", "high", "xhigh", "max"]] = doc(
+        "the effort levels it accepts ([]: none)")
+    structured_outputs: bool = doc("whether it answers in a JSON schema (output_config.format); the stages need it")
+    batch: bool = doc("whether the Message Batches API serves it")
+    max_input_tokens: int = doc("its context window, in tokens")
+    max_tokens: int = doc("its longest answer, in tokens")
+
+
+@dataclass(frozen=True)
 class Model:
     provider: Literal["local", "anthropic"] = doc("`local` (prepared by base_model, run here) or `anthropic` (the "
                                                   "Claude API)")
@@ -91,6 +106,9 @@ class Model:
     prices: Prices | None = doc("anthropic: USD per million tokens", default=None)
     min_cache_tokens: int | None = doc("anthropic: the shortest prefix the API caches (shorter ones silently are "
                                        "not)", default=None)
+    capabilities: Capabilities | None = doc(
+        "anthropic: what the model accepts, used only where the Models API does not say (a gateway); null: a "
+        "stage behind such a gateway stops, naming this key", default=None)
 
     def __post_init__(self):
         need = ["source", "engine", "tensor_parallel"] if self.provider == "local" else \
@@ -188,6 +206,8 @@ class Claude:
         "adaptive thinking: output_config.effort (low, medium, high, xhigh, max)")
     thinking_tokens: int = doc("added to max_tokens whenever the model thinks (thinking tokens count toward it)")
     max_retries: int = doc("the SDK's retries with backoff (honouring retry-after) per request")
+    max_wait_s: float = doc("the longest one 429/529 answer may pause every worker for (its retry-after-ms or "
+                            "retry-after, cut to this)")
     timeout_s: float = doc("seconds per request")
     max_consecutive_failures: int = doc("stop sending after this many requests in a row failed")
     cache_dir: str | None = doc("null: the per-user cache directory, keyed by request; shared by checkouts")

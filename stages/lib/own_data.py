@@ -44,7 +44,7 @@ def write_entries(path: Path, name: str, dataset: dict, task: dict) -> None:
 
     yaml = YAML()
     yaml.preserve_quotes = True
-    yaml.width = 120
+    yaml.width = 4096  # never re-wrap a line of the user's file
     yaml.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
     doc = yaml.load(path.read_text(encoding="utf-8"))
 

@@ -97,18 +97,22 @@ def method_modules(spec, trains: bool = False, sharded: bool = False) -> list[st
     return mods + ([SHARDING] if sharded and spec.sharded else [])
 
 
-def fill(template: str, cfg, task: str | None = None) -> str:
-    """A spec's template with `{task}` and the method's own fields filled in (DVC's `${...}` left as it is)."""
+def fill(template: str, cfg, task: str | None = None) -> str | None:
+    """A spec's template with `{task}` and the method's own fields filled in (DVC's `${...}` left as it is); None
+    where a field it names is null (an option the method does not use, such as a kNN retriever's encoder)."""
     values = {**dataclasses.asdict(cfg), **({"task": task} if task else {})}
+    fields = re.findall(r"(?<!\$)\{(\w+)\}", template)
+    if any(values[f] is None for f in fields):
+        return None
     return re.sub(r"(?<!\$)\{(\w+)\}", lambda m: str(values[m.group(1)]), template)
 
 
 def reads(params: Params, name: str, task: str) -> list[str]:
-    return [fill(r, params.method(name), task) for r in method_type(params, name).reads]
+    return [r for t in method_type(params, name).reads if (r := fill(t, params.method(name), task))]
 
 
 def method_params(params: Params, name: str) -> list[str]:
-    return [fill(p, params.method(name)) for p in method_type(params, name).params]
+    return [p for t in method_type(params, name).params if (p := fill(t, params.method(name)))]
 
 
 # -- the stage table ----------------------------------------------------------------------------------------------

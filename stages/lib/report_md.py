@@ -57,8 +57,12 @@ def write_report(params: Params, rows: list[dict], reference: str | None) -> Non
                             .exists())
         return f"{level} The answer\n\n{answer}" + (f"\n\n{pictures}" if pictures else "")
 
+    collapse = ("\n\n⚠ collapsed: on validation it answers one class for nearly every row while the data have "
+                "several, a majority-class answerer in disguise (the rule: docs/results.md)."
+                if any(r.get("collapsed_fields") for r in rows) else "")
+
     def table(level: str = "##") -> str:
-        return f"{level} Every method\n\n{costs}\n\n" + render_markdown(rows, reference)
+        return f"{level} Every method\n\n{costs}\n\n" + render_markdown(rows, reference) + collapse
 
     def body(image_dir: str) -> str:
         return (table() + (f"\n\n{spread}" if spread else "")

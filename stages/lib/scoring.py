@@ -11,6 +11,25 @@ from stages.lib.calibration import calibration
 from stages.lib.intervals import encode, f1_per_resample, holm, interval, mcnemar_exact, resamples
 
 INVALID = "<invalid>"
+# A method has collapsed on a field when at least this share of its validation answers is one class while the
+# true labels are not that lopsided (a majority-class classifier in disguise, as an under-trained fine-tuning is).
+COLLAPSE_SHARE = 0.9
+COLLAPSE_MIN_ROWS = 10  # fewer validation rows say nothing either way
+
+
+def collapsed(val_predictions: list[dict], fields: list[str]) -> list[str]:
+    """The fields whose validation answers put nearly every row in one class (`COLLAPSE_SHARE`) while the data
+    have several."""
+    out = []
+    for f in fields:
+        pred = [(p["pred"] or {}).get(f) for p in val_predictions]
+        true = [p["true"][f] for p in val_predictions]
+        if len(pred) < COLLAPSE_MIN_ROWS:
+            continue
+        share = max(pred.count(v) for v in set(pred)) / len(pred)
+        if share >= COLLAPSE_SHARE and max(true.count(v) for v in set(true)) / len(true) < COLLAPSE_SHARE:
+            out.append(f)
+    return out
 
 
 def slug(name: str) -> str:
@@ -89,6 +108,8 @@ def score_predictions(predictions: list[dict], labels: dict[str, list[str]], met
     if scored := calibration(predictions, fields, exact, idx, confidence, seed, val, recalibration, target_accuracy):
         headline |= scored[0]
         details["calibration"] = scored[1]
+    if val_predictions is not None:  # a majority-class answerer in disguise: warned by the stage, marked in the report
+        headline["collapsed_fields"] = collapsed(val_predictions, fields)
     headline["truncated_rows"] = sum(bool(p.get("truncated")) for p in predictions)
     headline["invalid_rate"] = sum(p["pred"] is None or any(v is None for v in p["pred"].values())
                                    for p in predictions) / n

@@ -230,8 +230,9 @@ def render_markdown(rows: list[dict], reference: str | None = None, columns=COLU
 
     def cell(row, key, fmt):
         value = row.get(key)
-        if key == "method" and row.get("recipe"):  # the fine-tuning recipe beside its method: LoRA or QLoRA
-            return f"{value} ({row['recipe']})"
+        if key == "method":  # the fine-tuning recipe beside its method (LoRA or QLoRA), and a collapse marked
+            return (f"{value} ({row['recipe']})" if row.get("recipe") else value) + (
+                " ⚠ collapsed" if row.get("collapsed_fields") else "")
         if value is None:
             return "—"
         text = fmt.format(value)

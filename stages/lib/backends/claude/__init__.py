@@ -23,8 +23,10 @@ requests) and `batches` (the Message Batches API).
   silently caches nothing below it). `claude.batch: true` sends the work through the Message Batches API.
 - Concurrent: `claude.concurrency` requests in flight; a 429 or a 529 (overloaded) pauses every worker, not just
   one, for as long as it asks (`retry-after-ms`, else `retry-after` in seconds or as an HTTP date), at most
-  `client.MAX_WAIT_S`. A gateway whose Models API gives no capabilities, or that has none, stops the stage in one
-  line before anything is sent.
+  `claude.max_wait_s`.
+- Behind a gateway: where the Models API describes the model without capabilities (LiteLLM's proxy) or there is no
+  Models API (404 on the id and on the list), the registry entry's `capabilities` decide, with one warning line;
+  without them the stage stops in one line, naming the key to declare, before anything is sent.
 - Never pays twice: every response is kept under the hash of its request in `claude.cache_dir` (default: the
   per-user cache, shared by checkouts and `dvc exp run --queue` copies). A batch's id and request map are stored
   before it is polled, so an interrupted run resumes polling it instead of paying for a new one.

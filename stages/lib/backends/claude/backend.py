@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from stages.lib.backends.claude.batches import send_batches
 from stages.lib.backends.claude.cache import ResponseCache
-from stages.lib.backends.claude.capabilities import ModelRefused, resolve_model, thinking_settings
+from stages.lib.backends.claude.capabilities import ModelRefused, describe_model, thinking_settings
 from stages.lib.backends.claude.client import make_client
 from stages.lib.backends.claude.pool import send_concurrently
 from stages.lib.backends.claude.pricing import BudgetExceeded, cost, estimate
@@ -32,7 +32,8 @@ class ClaudeBackend:
     def __init__(self, client, model_id: str, prices: dict, cache_dir, max_usd: float,
                  min_cache_tokens: int, max_tokens: int | None = None, batch: bool = False, concurrency: int = 8,
                  max_consecutive_failures: int = 5, poll_seconds: float = 30, progress: bool = True,
-                 thinking: str = "off", effort: str = "low", thinking_tokens: int = 1024, key: str | None = None):
+                 thinking: str = "off", effort: str = "low", thinking_tokens: int = 1024, key: str | None = None,
+                 declared=None):
         self.client, self.model_id, self.prices = client, model_id, prices
         self.cache, self.max_usd, self.min_cache_tokens = ResponseCache(cache_dir), max_usd, min_cache_tokens
         self.max_tokens, self.batch, self.concurrency = max_tokens, batch, concurrency
@@ -42,9 +43,8 @@ class ClaudeBackend:
             progress,
         )
         self.key = key or model_id
-        self.info = resolve_model(client, model_id, self.key)
-        caps = self.info.capabilities
-        if batch and not caps.batch.supported:
+        self.info = describe_model(client, model_id, self.key, declared)  # `declared`: the registry's capabilities
+        if batch and not self.info.caps.batch:
             raise ModelRefused(
                 f"models.{self.key}: {model_id} does not support the Batch API; set claude.batch: false"
             )
@@ -64,11 +64,11 @@ class ClaudeBackend:
                 f"model {name!r} needs ANTHROPIC_API_KEY in the environment (it is never read from files)"
             )
         entry, cfg = params.model_entry(name), params.claude
-        client = make_client(max_retries=cfg.max_retries, timeout=cfg.timeout_s)
+        client = make_client(max_wait_s=cfg.max_wait_s, max_retries=cfg.max_retries, timeout=cfg.timeout_s)
         return cls(client, entry.id, dataclasses.asdict(entry.prices), cfg.cache_dir or user_cache("claude"),
                    cfg.max_usd, entry.min_cache_tokens, cfg.max_tokens, cfg.batch, cfg.concurrency,
                    cfg.max_consecutive_failures, cfg.poll_seconds, thinking=cfg.thinking, effort=cfg.effort,
-                   thinking_tokens=cfg.thinking_tokens, key=name)
+                   thinking_tokens=cfg.thinking_tokens, key=name, declared=entry.capabilities)
 
     def describe(self) -> dict:
         """What was resolved and sent, for the prediction meta."""
@@ -79,7 +79,7 @@ class ClaudeBackend:
     def truncate(self, text: str, max_tokens: int | None, system: str | None) -> tuple[str, bool]:
         """Claude's tokenizer is not at hand: the cut is by characters at a conservative 4 per token."""
         if max_tokens is None:
-            context = self.info.max_input_tokens or 200_000
+            context = self.info.caps.max_input_tokens
             max_tokens = context - len(system or "") // CHARS_PER_TOKEN - CONTEXT_MARGIN
         return truncate_chars(text, max_tokens)
 
@@ -87,9 +87,7 @@ class ClaudeBackend:
 
     def request(self, system: str, text: str, schema: dict | None, answer_tokens: int) -> dict:
         """One request. `max_tokens` is the answer's budget plus the thinking allowance, within the model's limit."""
-        max_tokens = answer_tokens + self.thinking_tokens
-        if self.info.max_tokens:
-            max_tokens = min(max_tokens, self.info.max_tokens)
+        max_tokens = min(answer_tokens + self.thinking_tokens, self.info.caps.max_tokens)
         req = {
             "model": self.model_id,
             "max_tokens": max_tokens,
@@ -202,7 +200,7 @@ class ClaudeBackend:
         } for e in entries]
 
     def classify(self, system, texts, fields, labels, user_prefixes=None):
-        if not self.info.capabilities.structured_outputs.supported:
+        if not self.info.caps.structured_outputs:
             raise ModelRefused(f"models.{self.key}: {self.model_id} does not support structured outputs; "
                                "use mode: generate")
         schema = answer_schema(fields, labels, stated_confidence=True)

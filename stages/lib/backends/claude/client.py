@@ -4,9 +4,6 @@ from __future__ import annotations
 import threading
 import time
 
-# The longest one rate-limit answer may close the gate for; longer asks are cut to it (the SDK's own retries and
-# the stage's failure counting take over from there).
-MAX_WAIT_S = 120.0
 CLOSES = (429, 529)  # rate limited, and overloaded: both mean "everyone, slow down"
 
 
@@ -39,7 +36,7 @@ class Gate:
     `max_wait_s`; 1 s when it does not say), so concurrency never turns into a storm of retries. Hooked into the
     HTTP client, so the SDK's own retries wait at it too."""
 
-    def __init__(self, max_wait_s: float = MAX_WAIT_S):
+    def __init__(self, max_wait_s: float):
         self._until, self._lock, self.max_wait_s = 0.0, threading.Lock(), max_wait_s
 
     def wait(self, *_) -> None:
@@ -54,10 +51,12 @@ class Gate:
                 self._until = max(self._until, time.monotonic() + seconds)
 
 
-def make_client(**kwargs):
-    """The SDK's client (its own retries with backoff honouring retry-after), with one Gate for all workers."""
+def make_client(max_wait_s: float, **kwargs):
+    """The SDK's client (its own retries with backoff honouring retry-after), with one Gate for all workers, closed
+    at most `max_wait_s` (`claude.max_wait_s`) by one answer; longer asks are cut to it (the SDK's own retries and
+    the stage's failure counting take over from there)."""
     import anthropic
 
-    gate = Gate()
+    gate = Gate(max_wait_s)
     http = anthropic.DefaultHttpxClient(event_hooks={"request": [gate.wait], "response": [gate.on_response]})
     return anthropic.Anthropic(http_client=http, **kwargs)
