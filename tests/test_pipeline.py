@@ -51,6 +51,8 @@ def build(dst: Path) -> None:
         )
     for m in ("zero_shot", "few_shot", "few_shot_knn"):
         params["methods"][m]["batch_size"] = 8
+    params["methods"]["setfit"].update({"max_steps": 2, "batch_size": 4, "max_length": 32})
+    params["methods"]["encoder_finetuned"]["max_length"] = 32
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm init", dst)
     sh(f"{sys.executable} -m dvc repro", dst)
@@ -89,8 +91,8 @@ def test_repro_builds_every_task_and_method(repo):
 
     summary = json.loads((repo / "metrics/summary.json").read_text())
     expected = {f"{t}/{m}" for t in ("balanced", "multitask")
-                for m in ("baseline", "embedding_lr", "zero_shot", "few_shot", "few_shot_knn", "finetuned",
-                          "finetuned_head", "cascade")}
+                for m in ("baseline", "embedding_lr", "setfit", "encoder_finetuned", "zero_shot", "few_shot",
+                          "few_shot_knn", "finetuned", "finetuned_head", "cascade")}
     assert set(summary) == expected
     for row in summary.values():
         assert 0 <= row["accuracy"] <= 1 and row["n"] > 0
@@ -103,8 +105,9 @@ def test_repro_builds_every_task_and_method(repo):
     assert summary["balanced/baseline"]["train_rows"] > 16  # the report says what each method learned from
     compare = json.loads((repo / "metrics/compare/balanced.json").read_text())
     assert compare["reference"] == "finetuned" and set(compare["against"]) == {
-        "baseline", "embedding_lr", "zero_shot", "few_shot", "few_shot_knn", "finetuned_head", "cascade"}
-    for m in ("embedding_lr",):  # the encoder method: rows, curve points, verdicts
+        "baseline", "embedding_lr", "setfit", "encoder_finetuned", "zero_shot", "few_shot", "few_shot_knn",
+        "finetuned_head", "cascade"}
+    for m in ("embedding_lr", "setfit", "encoder_finetuned"):  # the encoder methods: rows, curve points, verdicts
         assert summary[f"multitask/{m}"]["invalid_rate"] == 0
         assert (repo / f"metrics/curve/balanced/{m}/8.json").exists()
     head = summary["multitask/finetuned_head"]  # the head model: same rows as fine-tuning, a paired verdict
@@ -147,7 +150,7 @@ def test_repro_builds_every_task_and_method(repo):
 @pytest.mark.parametrize("stage", ["predict_baseline@balanced", "predict_zero_shot@balanced",
                                    "mine_few_shot@balanced", "predict_finetuned_head@multitask",
                                    "curve_baseline@balanced-8",
-                                   "predict_embedding_lr@balanced",
+                                   "predict_embedding_lr@balanced", "predict_setfit@balanced",
                                    "scoring/dvc.yaml:cascade@balanced", "report"])
 def test_the_code_a_stage_really_imports_is_in_its_deps(repo, stage, tmp_path):
     """The generated deps against a real run: the stage's command, run as DVC runs it, under `python -X importtime`,
