@@ -25,6 +25,7 @@ BENCHES = {
     "finetune_step": "one fine-tuning step, part by part: data, forward, backward, optimizer, evaluation",
     "knn_examples": "nearest-neighbour few-shot: how long each example may be",
     "knn_retriever": "nearest-neighbour few-shot: TF-IDF against sentence-embedding retrieval",
+    "encoders": "the sentence-encoder methods beside TF-IDF and the LLM fine-tunings: speed, memory, accuracy",
     "scale": "growth with the data: each data stage at 10k-100k rows",
     "profile": "where a fresh `dvc repro` spends its time, stage by stage",
     "cost_model": "counted FLOPs against measured seconds: how well counted cost predicts time here",

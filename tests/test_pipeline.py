@@ -567,6 +567,7 @@ def test_run_task_estimates_from_measured_times_and_sets_the_profile_for_dvc_too
     assert "estimated time for balanced (quick profile)" in proc.stdout
     assert re.search(r"finetuned \(train \+ predict\)\s+\d+\.\d min", proc.stdout)
     assert re.search(r"curve_finetuned \(1 points\)", proc.stdout)  # the quick profile's one curve point
+    assert re.search(r"start-up: \d+ stages x \d+\.\d s", proc.stdout)  # what each stage pays before its rows
     cmd = proc.stdout.strip().splitlines()[-1]
     assert cmd.startswith("$ dvc exp run -n balanced-quick") and cmd.endswith(" report")
     for s in ("'report.tasks=[\"balanced\"]'", "'learning_curve.sizes=[32]'", "profile=quick",

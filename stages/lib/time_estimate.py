@@ -1,9 +1,13 @@
 """How long one task's comparison should take here, before it runs (`python -m stages.run_task`): each stage
-group's seconds from the task's size and the times the last `dvc repro` here measured for the shipped tasks."""
+group's seconds from the task's size and the times the last `dvc repro` here measured for the shipped tasks, and
+what every stage pays before its first row (a Python process importing torch and transformers, timed now)."""
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -33,29 +37,48 @@ def profiled_params(profile: str | None):
         Path(f.name).unlink()
 
 
-def measured(params) -> tuple[dict[str, float], dict[str, float]]:
-    """Seconds per predicted row per method, and training seconds per row-epoch per recipe section, from the
-    figures the last `dvc repro` here wrote for the shipped tasks (medians over tasks)."""
-    per_row, per_sample = {}, {}
+def measured(params) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Seconds per predicted row per method, training seconds per row-epoch per recipe section, and fit seconds
+    per training row for the methods that train inside their prediction stage (TF-IDF, the encoder methods), from
+    the figures the last `dvc repro` here wrote for the shipped tasks (medians over tasks)."""
+    per_row, per_sample, per_fit_row = {}, {}, {}
     for m in params.report.methods:
         values = [read_json(p)["latency_s"] for t in params.tasks if (p := paths.eval_timings(t, m)).exists()]
         if values:
             per_row[m] = statistics.median(values)
+        fits = [read_json(p)["fit_seconds"] / max(read_json(paths.eval_metrics(t, m))["train_rows"], 1)
+                for t in params.tasks if (p := paths.eval_timings(t, m)).exists()]
+        if fits:
+            per_fit_row[m] = statistics.median(fits)
     for section, path in (("finetune", paths.train_metrics), ("finetune_head", paths.head_train_metrics)):
         values = [x["train_seconds"] / max(x["train_samples"] * x["epochs"], 1)
                   for t in params.tasks if (p := path(t)).exists() and (x := read_json(p)).get("epochs")]
         if values:
             per_sample[section] = statistics.median(values)
-    return per_row, per_sample
+    return per_row, per_sample, per_fit_row
 
 
-def estimate(params, task: str, curve: bool = True) -> list[tuple[str, float | None]]:
+# The stages a task's run has besides its methods' (ingest, split, task, prompt, mined few-shot, compare, labels,
+# decide, the cascade's own) and after them (report): a count, not a time.
+FIXED_STAGES = 10
+STARTUP = "import torch, transformers, sklearn"  # what nearly every stage imports before its first row
+
+
+def startup_seconds() -> float:
+    """One stage's start-up on this machine, measured now: a fresh Python process importing the heavy libraries."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", STARTUP], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def estimate(params, task: str, curve: bool = True, startup: float | None = None) -> list[tuple[str, float | None]]:
     """(stage group, seconds) for `task`'s run, with its learning curve if `curve` (run_task draws one); None
     where nothing was measured here to go by."""
     sizes = {s: len(read_jsonl(paths.task_split(task, s))) for s in ("train", "val", "test")}
-    per_row, per_sample = measured(params)
+    per_row, per_sample, per_fit_row = measured(params)
     val = min(sizes["val"], params.evaluate.val_rows)
     out = []
+    stages = FIXED_STAGES
 
     def train_time(name: str, rows: int) -> float | None:
         section = method_type(params, name).recipe
@@ -63,17 +86,28 @@ def estimate(params, task: str, curve: bool = True) -> list[tuple[str, float | N
         n = min(rows, cfg.max_train_samples or rows)
         return None if section not in per_sample else n * cfg.epochs * per_sample[section]
 
+    def fit_time(name: str, rows: int) -> float | None:
+        """Trained inside the prediction stage; prompting's fit is an index, or mining zero-shot already paid."""
+        if params.method(name).type == "prompt":
+            return 0.0
+        return per_fit_row[name] * rows if name in per_fit_row else None
+
     for m in (m for m in params.report.methods if method_type(params, m).scored):  # a cascade predicts nothing
         rows = sizes["test"] + (sizes["val"] if m == "zero_shot" else val)  # zero-shot predicts every val row
         predict = per_row[m] * rows if m in per_row else None
-        train = train_time(m, sizes["train"]) if method_type(params, m).recipe else 0.0
+        train = (train_time(m, sizes["train"]) if method_type(params, m).recipe
+                 else fit_time(m, sizes["train"]))
+        stages += 2 + (1 if method_type(params, m).train_stage else 0)  # predict, evaluate (and train)
         out.append((f"{m} (train + predict)" if train else m,
                     None if predict is None or train is None else predict + train))
     if curve:
         for m in curve_methods(params):
-            secs = [(train_time(m, s) if method_type(params, m).recipe else 0.0, per_row.get(m))
+            secs = [(train_time(m, s) if method_type(params, m).recipe else fit_time(m, s), per_row.get(m))
                     for s in params.learning_curve.sizes]
             known = all(t is not None and p is not None for t, p in secs)
+            stages += len(secs)
             out.append((f"curve_{m} ({len(secs)} points)",
                         sum(t + p * sizes["test"] for t, p in secs) if known else None))
+    startup = startup_seconds() if startup is None else startup
+    out.append((f"start-up: {stages} stages x {startup:.1f} s (imports, timed now)", stages * startup))
     return out
