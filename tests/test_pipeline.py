@@ -398,6 +398,22 @@ def test_claude_arm_and_a_queued_experiment_send_no_repeated_request(repo):
         again = [json.dumps(r[2], sort_keys=True) for r in fake.log if r[1] == "/v1/messages"]
         assert len(again) == len(bodies)  # 0 repeated requests
         assert sum(r[1].startswith("/v1/models/") for r in fake.log) == described + 1
+        # behind a gateway whose Models API describes models without capabilities (LiteLLM's proxy): the
+        # registry's declaration shapes the requests, and the server, strict about Sonnet 5.5's thinking, takes them
+        gateway = FakeAnthropic(gateway="no_capabilities")
+        try:
+            sh("git checkout -- params.yaml", repo)
+            proc = sh(f"{sys.executable} -m dvc exp run -S model=sonnet -S claude.max_usd=20", repo,
+                      **{**env, "ANTHROPIC_BASE_URL": gateway.url})
+            assert "using the capabilities declared in models.sonnet.capabilities" in proc.stdout + proc.stderr
+            summary = json.loads((repo / "metrics/summary.json").read_text())
+            assert all(summary[f"{t}/{m}"]["invalid_rate"] == 0 for t in ("balanced", "multitask")
+                       for m in ("zero_shot", "few_shot", "few_shot_knn"))
+            meta = json.loads((repo / "data/predictions/multitask/zero_shot.meta.json").read_text())
+            assert (meta["model"], meta["lifecycle"], meta["thinking"]) == (
+                "claude-sonnet-5-5", "declared", {"type": "between_tools"})
+        finally:
+            gateway.close()
     finally:
         sh(f"{sys.executable} -m dvc queue stop", repo, check=False)
         sh("git checkout -- params.yaml", repo, check=False)  # the workspace run left model=opus there
