@@ -127,6 +127,25 @@ def test_a_method_stage_reads_only_its_own_inputs():
     assert not [d for d in deps["predict_baseline"] if d.startswith("models/")]
 
 
+def test_an_option_not_in_use_adds_no_dep():
+    """kNN few-shot reads an encoder only with `retriever: embedding`: TF-IDF's stage neither depends on one nor
+    reruns when it changes."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from stages.lib.config import load_params
+    from stages.lib.pipeline import method_params, reads
+
+    params = load_params()
+    assert params.method("few_shot_knn").retriever == "tfidf"
+    assert not [d for d in reads(params, "few_shot_knn", "t") if "encoders" in d]
+    assert not [p for p in method_params(params, "few_shot_knn") if p.startswith("encoders")]
+    embedding = replace(params.method("few_shot_knn"), retriever="embedding", encoder="minilm")
+    with_embedding = SimpleNamespace(method=lambda name: embedding)  # the same stage with the embedding retriever
+    assert "models/encoders/minilm" in reads(with_embedding, "few_shot_knn", "t")
+    assert "encoders.minilm" in method_params(with_embedding, "few_shot_knn")
+
+
 def test_no_stage_module_imports_another():
     """Entry points call the library, never each other: a stage's builder lives in the library, where every
     consumer (classify, the learning curve, the seed spread) reaches it through the method registry."""
