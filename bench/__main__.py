@@ -29,6 +29,7 @@ BENCHES = {
     "scale": "growth with the data: each data stage at 10k-100k rows",
     "profile": "where a fresh `dvc repro` spends its time, stage by stage",
     "cost_model": "counted FLOPs against measured seconds: how well counted cost predicts time here",
+    "engines": "the constrained decoder against llama.cpp on the same GGUF, prompts and label trie",
     "gpu_check": "the decoder and QLoRA on a GPU (CUDA rows skipped without one)",
 }
 OUT = Path("docs/benchmarks")
