@@ -26,15 +26,21 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--n", type=int, default=None, help="test rows (default: all)")
 
 
-def run(args: argparse.Namespace) -> None:
+def knn_inputs(args: argparse.Namespace):
+    """(params, task, few_shot_knn's params, train, val, test, its prompt, the prompted backend) as the pipeline has
+    them, for the kNN benches (`--task`, `--n`)."""
     params = load_params()
     task = args.task or params.learning_curve.tasks[0]
     cfg = params.method("few_shot_knn")
     train, val = (read_jsonl(paths.task_split(task, s)) for s in ("train", "val"))
     test = read_jsonl(paths.task_split(task, "test"))[: args.n]
     prompt = read_json(paths.prompt(task, cfg.prompt))
+    return params, task, cfg, train, val, test, prompt, prompted_backend(params, cfg.batch_size)
+
+
+def run(args: argparse.Namespace) -> None:
+    params, task, cfg, train, val, test, prompt, backend = knn_inputs(args)
     fields = prompt["fields"]
-    backend = prompted_backend(params, cfg.batch_size)
     runs = [("zero-shot (no examples)", 0, None), ("kNN, unbounded", cfg.knn, None)]
     runs += [(f"kNN, max_example_tokens={b}", cfg.knn, b) for b in args.bounds]
     results = {}

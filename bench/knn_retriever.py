@@ -11,10 +11,7 @@ import time
 
 from tabulate import tabulate
 
-from stages.lib import paths
-from stages.lib.backends.prompted_backend import prompted_backend
-from stages.lib.config import load_params
-from stages.lib.files import read_json, read_jsonl
+from bench.knn_examples import knn_inputs
 from stages.lib.intervals import interval, resamples
 from stages.lib.methods.llm import PromptClassifier
 from stages.lib.retrieval import EmbeddingRetriever, TfidfRetriever
@@ -28,13 +25,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    params = load_params()
-    task = args.task or params.learning_curve.tasks[0]
-    cfg = params.method("few_shot_knn")
-    train, val = (read_jsonl(paths.task_split(task, s)) for s in ("train", "val"))
-    test = read_jsonl(paths.task_split(task, "test"))[: args.n]
-    prompt = read_json(paths.prompt(task, cfg.prompt))
-    backend = prompted_backend(params, cfg.batch_size)
+    params, task, cfg, train, val, test, prompt, backend = knn_inputs(args)
     results = {}
     for retriever in (TfidfRetriever(), EmbeddingRetriever(args.encoder)):
         name = retriever.name
