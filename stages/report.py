@@ -6,7 +6,7 @@ python -m stages.report
 from stages.lib.cli import run
 from stages.lib.config import load_params
 from stages.lib.files import atomic_path, write_json
-from stages.lib.methods.registry import curve_methods, recipe, trained_methods, unlearned_method
+from stages.lib.methods.registry import curve_methods, seeded_methods, training_seeds, unlearned_method
 from stages.lib.plots import write_learning_curve, write_plots, write_reliability
 from stages.lib.report_md import write_report
 from stages.lib.summary import add_costs, add_seed_spread, collect
@@ -15,7 +15,7 @@ from stages.lib.summary import add_costs, add_seed_spread, collect
 def main() -> None:
     params = load_params()
     reference, curve = unlearned_method(params), params.learning_curve
-    seeds = {m: recipe(params, m).seeds for m in trained_methods(params)}
+    seeds = {m: training_seeds(params, m) for m in seeded_methods(params)}
     rows = add_seed_spread(add_costs(collect(params.report.tasks, params.report.methods), params.costs.profile(),
                                      reference), params.seed_spread.tasks, seeds)
     write_json("metrics/summary.json", {f"{r['task']}/{r['method']}": r for r in rows})

@@ -34,17 +34,17 @@ def main() -> None:
         print(f"building {args.task}'s rows: dvc repro task@{args.task}")
         if subprocess.run(["dvc", "repro", f"task@{args.task}"]).returncode:
             raise PipelineError(f"dvc repro task@{args.task} failed (its message is above)")
-    rows = estimate(params, args.task)
+    # the profile's overrides are also set for DVC itself: it expands stage lists and commands from params.yaml
+    # (learning_curve.tasks, evaluate.val_rows), where the profile, applied in load_params, cannot reach
+    sets = {"report.tasks": [args.task], "learning_curve.tasks": [args.task], "seed_spread.tasks": [],
+            **(profile_overrides("quick") if args.quick else {})} | ({"profile": "quick"} if args.quick else {})
+    rows = estimate(params, args.task, curve=bool(sets["learning_curve.tasks"]))
     print(f"estimated time for {args.task}" + (" (quick profile)" if args.quick else "")
           + ", from the times measured by the last `dvc repro` here:")
     for name, secs in rows:
         print(f"  {name:<40} {'not measured here' if secs is None else f'{secs / 60:6.1f} min'}")
     known = [s for _, s in rows if s is not None]
     print(f"  {'total':<40} {sum(known) / 60:6.1f} min" + ("" if len(known) == len(rows) else " (of what is known)"))
-    # the profile's overrides are also set for DVC itself: it expands stage lists and commands from params.yaml
-    # (learning_curve.sizes, evaluate.val_rows), where the profile, applied in load_params, cannot reach
-    sets = {"report.tasks": [args.task], "learning_curve.tasks": [args.task], "seed_spread.tasks": [],
-            **(profile_overrides("quick") if args.quick else {})} | ({"profile": "quick"} if args.quick else {})
     cmd = ["dvc", "exp", "run", "-n", f"{args.task}{'-quick' if args.quick else ''}",
            *[a for k, v in sets.items() for a in ("-S", f"{k}={json.dumps(v) if not isinstance(v, str) else v}")],
            "report"]

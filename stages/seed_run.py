@@ -1,7 +1,7 @@
-"""Stage: one fine-tuning seed: a trained method's recipe on its pipeline rows of `--task` under training seed
-`--seed`, scored on the full test split with bootstrap intervals. One stage per task x seed
-(seed_<method>@<task>-<seed>), each with its own checkpoint in the per-user cache, so the spread across seeds
-(fine-tuning's own noise) sits beside the test sample's interval in the report.
+"""Stage: one training seed: a trained method (a recipe, or an encoder trained inside its prediction stage) on its
+pipeline rows of `--task` under training seed `--seed`, scored on the full test split with bootstrap intervals. One
+stage per task x seed (seed_<method>@<task>-<seed>); a recipe's each with its own checkpoint in the per-user cache.
+The spread across seeds (training's own noise) sits beside the test sample's interval in the report.
 
 python -m stages.seed_run --method finetuned --task imbalanced --seed 43
 """
@@ -11,14 +11,14 @@ from stages.lib.config import load_params
 from stages.lib.errors import PipelineError
 from stages.lib.files import write_json
 from stages.lib.learning_curve import point
-from stages.lib.methods.registry import method_type
+from stages.lib.methods.registry import seeds_key
 from stages.lib.predictions import task_data, task_labels
 
 
 def main() -> None:
     args = stage_args("method", "task", "seed")
     params, seed = load_params(), int(args.seed)
-    if not method_type(params, args.method).recipe:
+    if not seeds_key(params, args.method):
         raise PipelineError(f"--method {args.method!r} trains nothing: no training seeds")
     data, labels = task_data(args.task, ["test"]), task_labels(args.task)
     result = point(params, args.task, args.method, data["train"], data, labels, seed)

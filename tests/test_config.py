@@ -127,7 +127,8 @@ def test_a_profile_overrides_the_keys_it_names_and_the_subject_words_the_system_
     quick = load_params(write(tmp_path, lambda r: r.update(profile="quick")))
     assert (full.finetune.max_train_samples, quick.finetune.max_train_samples) == (256, 64)
     assert quick.finetune_head.max_train_samples == 64 and quick.evaluate.val_rows == 32  # recipe reaches both
-    assert quick.learning_curve.sizes == [32] and quick.seed_spread.tasks == []
+    assert quick.learning_curve.tasks == [] and quick.seed_spread.tasks == []
+    assert full.learning_curve.tasks == ["imbalanced"] and quick.method("setfit").max_steps == 5
     assert full.finetune_for("balanced").system == "Classify the OSHA injury report."  # the study's wording kept
     assert full.subject("balanced") == "OSHA injury report"
     neutral = load_params(write(tmp_path, lambda r: r["datasets"]["osha"].pop("subject")))

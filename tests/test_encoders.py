@@ -99,3 +99,25 @@ def test_the_embedding_retriever_finds_neighbours_by_meaning_and_counts_its_work
     assert [e["labels"]["kind"] for e in examples[0]] == ["Amputation"] * 3
     assert work[0] > 1e6 and clf.fit_flops_ > 1e6 and clf.retriever_.name == "embedding:minilm"
     assert clf.neighbours(query) == (examples, work)  # deterministic
+
+
+def test_setfit_tunes_one_body_for_all_of_a_tasks_fields(encoder_dir, monkeypatch):
+    """Two label fields: the body is tuned once on multi-label pairs (rows sharing a label in any field are
+    similar) and each field gets its own head; a field with one training class needs neither."""
+    from stages.lib.methods.setfit_classifier import SetFitClassifier
+
+    tuned = []
+    original = SetFitClassifier._tune_body
+    monkeypatch.setattr(SetFitClassifier, "_tune_body",
+                        lambda self, train, learned: tuned.append(list(learned)) or original(self, train, learned))
+    clf = SetFitClassifier(["kind", "part"], str(encoder_dir), max_steps=2, batch_size=4, body_learning_rate=2e-5,
+                           max_length=32, seed=0)
+    assert clf._targets(ROWS[:2], ["kind"]) == ["Amputation", "Amputation"]
+    assert clf._targets([ROWS[0], ROWS[3]], ["kind", "part"]) == [[1, 0, 1, 0], [0, 1, 0, 1]]
+    clf.fit(ROWS, ROWS)
+    assert tuned == [["kind", "part"]] and clf.describe()["shared_body_fields"] == ["kind", "part"]
+    assert {p["pred"]["kind"] for p in clf.predict(ROWS)} <= {"Amputation", "Fracture"}
+    one = [r for r in ROWS if r["labels"]["part"] == "Finger"]
+    clf = SetFitClassifier(["kind", "part"], str(encoder_dir), max_steps=2, batch_size=4, body_learning_rate=2e-5,
+                           max_length=32, seed=0).fit(one, one)
+    assert tuned[-1] == ["kind"] and clf.models_["part"] == "Finger"

@@ -10,6 +10,8 @@ import shutil
 from importlib import import_module
 from pathlib import Path
 
+import numpy as np
+
 from stages.lib.errors import PipelineError
 
 FOLDER = Path("models/encoders")  # each encoder as the encoder stage materialised it (a DVC output)
@@ -35,6 +37,18 @@ def materialise(source: str, out: Path) -> None:
         SentenceTransformer(name, device="cpu").save(str(out))
     else:
         raise PipelineError(f"encoder source {source!r}: expected pypi:<package> or hf:<model id>")
+
+
+def embed(model, texts: list[str], batch_size: int = 64, normalize: bool = True) -> tuple[np.ndarray, list[float]]:
+    """Each text's embedding (normalised by default, as sentence-transformers models were trained to be compared)
+    and the counted work of the encoder's forward over its tokens, as the encoder cuts them."""
+    from stages.lib import counting
+
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=normalize, convert_to_numpy=True,
+                           show_progress_bar=False)
+    lengths = model.tokenize(texts)["attention_mask"].sum(1).tolist() if texts else []
+    shape = counting.shape(model[0].auto_model)
+    return vectors, [counting.forward_flops(shape, int(n), causal=False) for n in lengths]
 
 
 def load(folder: Path | str, device: str | None = None):

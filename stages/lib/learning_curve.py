@@ -34,7 +34,10 @@ def point(params: Params, task: str, method: str, train: list[dict], data: dict,
     """`method` learning from `train` and scored on `data["test"]`, as its pipeline stages would: a method with a
     recipe trains a scratch adapter first (under training `seed`; default: the recipe's first)."""
     if not method_type(params, method).recipe:
-        return score(build(params, task, method), train, data["val"], data["test"], labels, params)
+        clf = build(params, task, method)
+        if seed is not None:  # a method trained in its prediction stage (SetFit) holds its seed itself
+            clf.seed = seed
+        return score(clf, train, data["val"], data["test"], labels, params)
     with tempfile.TemporaryDirectory() as tmp:
         training = train_adapter(params, method, task, train, data["val"], labels, Path(tmp) / "adapter", seed)
         clf = build(params, task, method, Path(tmp) / "adapter", training)

@@ -26,8 +26,9 @@ from stages.lib.methods.registry import (
     TRAIN_POINT,
     curve_methods,
     method_type,
+    seeded_methods,
+    seeds_key,
     spec_module,
-    trained_methods,
     type_spec,
 )
 
@@ -190,24 +191,23 @@ def root_stages(params: Params) -> dict:
             "params": _params("seed", "evaluate", *(["recipe", spec.recipe] if spec.recipe else []),
                               f"methods.{name}", *method_params(params, name)),
             "outs": no_cache(f"metrics/curve/{task}/{name}/${{item.size}}.json")}
-    for name in trained_methods(params):
+    for name in seeded_methods(params):
         spec = method_type(params, name)
         st[f"seed_{name}"] = {
-            "matrix": {"task": "${seed_spread.tasks}", "seed": f"${{{spec.recipe}.seeds}}"},
+            "matrix": {"task": "${seed_spread.tasks}", "seed": f"${{{seeds_key(params, name)}}}"},
             "cmd": f"python -m stages.seed_run --method {name} --task ${{item.task}} --seed ${{item.seed}}",
             "deps": ["data/tasks/${item.task}", *reads(params, name, "${item.task}"),
                      *code_deps("stages.seed_run", *specs(params, name), *method_modules(spec, trains=True))],
-            "params": _params("seed", "evaluate", "recipe", spec.recipe, f"methods.{name}",
-                              *method_params(params, name)),
+            "params": _params("seed", "evaluate", *(["recipe", spec.recipe] if spec.recipe else []),
+                              f"methods.{name}", *method_params(params, name)),
             "outs": no_cache(f"metrics/seeds/${{item.task}}/{name}/${{item.seed}}.json")}
     st["report"] = {
         "cmd": "python -m stages.report",
         "deps": ["metrics/eval", "metrics/timings", "metrics/details", "metrics/compare", "metrics/cascade",
                  "metrics/curve", "metrics/seeds", "metrics/decision", "metrics/decision_plots", "metrics/labels",
                  *code_deps("stages.report", *specs(params, *params.report.methods))],
-        "params": ["report", "costs", "base_model", "model", "evaluate.confidence", "learning_curve", "seed_spread",
-                   "methods", *dict.fromkeys(f"{r}.seeds" for r in map(lambda m: method_type(params, m).recipe,
-                                                                     trained_methods(params)))],
+        "params": _params("report", "costs", "base_model", "model", "evaluate.confidence", "learning_curve",
+                          "seed_spread", "methods", *(seeds_key(params, m) for m in seeded_methods(params))),
         "outs": [{"metrics/summary.json": {"cache": False}}, {"metrics/report.md": {"cache": False}},
                  {"README.md": {"cache": False, "persist": True}}, {"metrics/plots": {"cache": False}}]}
     return st

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.lib import counting, encoders
+from stages.lib import encoders
 
 
 class TfidfRetriever:
@@ -35,21 +35,14 @@ class EmbeddingRetriever:
     def __init__(self, encoder: str, batch_size: int = 64):
         self.encoder, self.batch_size, self.name = encoder, batch_size, f"embedding:{encoder}"
 
-    def _embed(self, texts: list[str]) -> tuple[np.ndarray, list[float]]:
-        vectors = self.model_.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False)
-        lengths = self.model_.tokenize(texts)["attention_mask"].sum(1).tolist() if texts else []
-        return vectors, [counting.forward_flops(self.shape_, int(n), causal=False) for n in lengths]
-
     def fit(self, texts: list[str]) -> EmbeddingRetriever:
         self.model_ = encoders.load(encoders.folder(self.encoder))
-        self.shape_ = counting.shape(self.model_[0].auto_model)
-        self.matrix_, work = self._embed(texts)
+        self.matrix_, work = encoders.embed(self.model_, texts, self.batch_size)
         self.fit_flops_ = float(sum(work))
         return self
 
     def scores(self, texts: list[str]) -> tuple[np.ndarray, list[float]]:
-        vectors, work = self._embed(texts)
+        vectors, work = encoders.embed(self.model_, texts, self.batch_size)
         return vectors @ self.matrix_.T, work
 
 

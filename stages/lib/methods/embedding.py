@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.lib import counting
+from stages.lib import counting, encoders
 from stages.lib.methods.base import Classifier, Timer, prediction
 from stages.lib.predictions import task_labels
 
@@ -18,22 +18,15 @@ class EmbeddingLR(Classifier):
         self.fields, self.encoder, self.C, self.seed, self.batch_size = fields, encoder, list(C), seed, batch_size
         self.info = info or {}
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        return self.encoder.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                   convert_to_numpy=True, show_progress_bar=False)
-
-    def encoder_flops(self, texts: list[str]) -> list[float]:
-        """Counted work of embedding each text: the encoder's forward over its tokens (as the encoder cuts them)."""
-        shape = counting.shape(self.encoder[0].auto_model)
-        lengths = self.encoder.tokenize(texts)["attention_mask"].sum(1).tolist() if texts else []
-        return [counting.forward_flops(shape, int(n), causal=False) for n in lengths]
+    def embed(self, texts: list[str]) -> tuple[np.ndarray, list[float]]:
+        return encoders.embed(self.encoder, texts, self.batch_size)
 
     def fit(self, train, val):
         from sklearn.linear_model import LogisticRegression
 
         with Timer() as t:
-            X, Xv = self.embed([r["text"] for r in train]), self.embed([r["text"] for r in val])
-            work = sum(self.encoder_flops([r["text"] for r in train + val]))
+            (X, w), (Xv, wv) = self.embed([r["text"] for r in train]), self.embed([r["text"] for r in val])
+            work = sum(w) + sum(wv)
             self.models_, self.chosen_C_ = {}, {}
             for f in self.fields:
                 y, yv = np.array([r["labels"][f] for r in train]), np.array([r["labels"][f] for r in val])
@@ -55,10 +48,9 @@ class EmbeddingLR(Classifier):
 
     def predict(self, records):
         with Timer() as t:
-            X = self.embed([r["text"] for r in records])
+            X, flops = self.embed([r["text"] for r in records])
             probs = {f: (m.predict_proba(X) if not isinstance(m, str) else None) for f, m in self.models_.items()}
         per = t.seconds / max(len(records), 1)
-        flops = self.encoder_flops([r["text"] for r in records])
         head = sum(counting.linear_flops(X.shape[1], len(m.classes_)) for m in self.models_.values()
                    if not isinstance(m, str))
         out = []
@@ -78,9 +70,7 @@ class EmbeddingLR(Classifier):
 
 def build(params, task: str, name: str) -> EmbeddingLR:
     """Method `name` (type embedding_lr) for `task`: the method registry's builder."""
-    from stages.lib.encoders import folder, load
-
     cfg = params.method(name)
-    return EmbeddingLR(list(task_labels(task)), load(folder(cfg.encoder)), C=cfg.C, seed=params.seed,
+    return EmbeddingLR(list(task_labels(task)), encoders.load(encoders.folder(cfg.encoder)), C=cfg.C, seed=params.seed,
                        batch_size=cfg.batch_size,
                        info={"encoder": cfg.encoder, "source": params.encoder_entry(cfg.encoder).source})

@@ -98,5 +98,5 @@ def build(params, task: str, name: str) -> EncoderFinetuned:
     cfg = params.method(name)
     return EncoderFinetuned(list(task_labels(task)), str(folder(cfg.encoder)), epochs=cfg.epochs,
                             learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, max_length=cfg.max_length,
-                            seed=params.seed, info={"encoder": cfg.encoder,
+                            seed=cfg.seeds[0], info={"encoder": cfg.encoder,
                                                     "source": params.encoder_entry(cfg.encoder).source})

@@ -15,11 +15,14 @@ class EncoderFinetunedMethod:
     learning_rate: float = doc("AdamW's peak learning rate (linear decay after a 10% warm-up)")
     batch_size: int = doc("training rows per step (predictions: twice as many)")
     max_length: int = doc("tokens per text, in training and prediction alike")
+    seeds: list[int] = doc("training seeds: the pipeline's run trains with the first; `seed_spread` with each")
 
     def __post_init__(self):
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds {self.seeds} must be distinct and not empty")
         if self.epochs < 1 or self.learning_rate <= 0:
             raise ValueError("epochs must be >= 1 and learning_rate > 0")
 
 
 SPEC = MethodType(EncoderFinetunedMethod, "stages.lib.methods.encoder_classifier:build",
-                  reads=("models/encoders/{encoder}",), params=("seed", "encoders.{encoder}"), learns=_always)
+                  reads=("models/encoders/{encoder}",), params=("encoders.{encoder}",), learns=_always)

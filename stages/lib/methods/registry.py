@@ -116,9 +116,22 @@ def curve_methods(params) -> list[str]:
     return [m for m in params.report.methods if method_type(params, m).learns(params.method(m))]
 
 
-def trained_methods(params) -> list[str]:
-    """The methods of `report.methods` that train an adapter (a recipe): the seed spread's."""
-    return [m for m in params.report.methods if method_type(params, m).recipe]
+def seeds_key(params, name: str) -> str | None:
+    """The params key of method `name`'s training seeds: its recipe's (`finetune.seeds`), or its own
+    (`methods.setfit.seeds`) for a method that trains inside its prediction stage; None: it trains nothing seeded."""
+    if spec := method_type(params, name).recipe:
+        return f"{spec}.seeds"
+    return f"methods.{name}.seeds" if hasattr(params.method(name), "seeds") else None
+
+
+def training_seeds(params, name: str) -> list[int]:
+    spec = method_type(params, name).recipe
+    return recipe(params, name).seeds if spec else params.method(name).seeds
+
+
+def seeded_methods(params) -> list[str]:
+    """The methods of `report.methods` whose training is seeded (a recipe, or its own `seeds`): the seed spread's."""
+    return [m for m in params.report.methods if seeds_key(params, m)]
 
 
 def unlearned_method(params) -> str | None:

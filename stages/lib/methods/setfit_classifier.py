@@ -1,14 +1,16 @@
-"""SetFit (method type `setfit`; Tunstall et al. 2022, the `setfit` library): per label field, the sentence
-encoder's body tuned contrastively on pairs of training rows (same class: similar; different: dissimilar), then a
-logistic-regression head fitted on the tuned embeddings. Seeded; the pairs are capped by `max_steps` x
-`batch_size`. Each row's confidence is the head's probability of its label."""
+"""SetFit (method type `setfit`; Tunstall et al. 2022, the `setfit` library): the sentence encoder's body tuned
+contrastively on pairs of training rows (same class: similar; different: dissimilar), then a logistic-regression
+head per label field fitted on the tuned embeddings (SetFit's default head). One body serves all of a task's fields:
+with several, a pair is similar when the rows share a label in any field (SetFit's multi-label pairing), so a
+three-field task tunes and embeds once, not three times. Seeded; the pairs are capped by `max_steps` x
+`batch_size`. Each row's confidence is its field's head's probability of its label."""
 from __future__ import annotations
 
 import tempfile
 
 import numpy as np
 
-from stages.lib import counting
+from stages.lib import encoders
 from stages.lib.methods.base import Classifier, Timer, prediction
 from stages.lib.predictions import task_labels
 
@@ -20,77 +22,89 @@ class SetFitClassifier(Classifier):
         self.body_learning_rate, self.max_length, self.seed = body_learning_rate, max_length, seed
         self.info = info or {}
 
-    def _train_field(self, train: list[dict], field: str):
+    def _targets(self, train: list[dict], learned: list[str]) -> list:
+        """SetFit's labels: the field's label with one field; with several, each row's labels one-hot per field
+        and concatenated (a multi-label target: rows sharing any field's label make a similar pair)."""
+        if len(learned) == 1:
+            return [r["labels"][learned[0]] for r in train]
+        classes = [sorted({r["labels"][f] for r in train}) for f in learned]
+        return [[int(r["labels"][f] == c) for f, cs in zip(learned, classes, strict=True) for c in cs] for r in train]
+
+    def _tune_body(self, train: list[dict], learned: list[str]):
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
 
-        model = SetFitModel.from_pretrained(self.folder, local_files_only=True)
-        labels = [r["labels"][field] for r in train]
-        if len(set(labels)) < 2:
-            return labels[0]
-        data = Dataset.from_dict({"text": [r["text"] for r in train], "label": labels})
+        model = SetFitModel.from_pretrained(self.folder, local_files_only=True,
+                                            multi_target_strategy="one-vs-rest" if len(learned) > 1 else None)
+        data = Dataset.from_dict({"text": [r["text"] for r in train], "label": self._targets(train, learned)})
         with tempfile.TemporaryDirectory() as tmp:  # nothing is saved: the model lives in this process
             args = TrainingArguments(output_dir=tmp, batch_size=self.batch_size, num_epochs=1,
                                      max_steps=self.max_steps, body_learning_rate=self.body_learning_rate,
                                      max_length=self.max_length, seed=self.seed, show_progress_bar=False,
                                      report_to="none", save_strategy="no")
-            Trainer(model=model, args=args, train_dataset=data).train()
+            trainer = Trainer(model=model, args=args, train_dataset=data)
+            trainer.train_embeddings(*trainer.dataset_to_parameters(data), args=args)  # the heads are ours, below
         return model
 
     def fit(self, train, val):
+        from sklearn.linear_model import LogisticRegression
+
+        from stages.lib import counting
+
         with Timer() as t:
-            self.models_ = {f: self._train_field(train, f) for f in self.fields}
-        self.fit_seconds_, self.train_rows_ = t.seconds, len(train)
-        # counted: per field, max_steps x batch_size pairs (two sentences each, of the rows' mean length) through
-        # the body, forward and backward, then the head's embedding of every row
-        trained = [m for m in self.models_.values() if not isinstance(m, str)]
-        lengths = self._lengths([r["text"] for r in train]) if trained else []
-        mean = sum(lengths) / max(len(lengths), 1)
-        pairs = self.max_steps * self.batch_size * 2
-        self.fit_flops_ = len(trained) * (
-            counting.training_flops(self.shape_, [round(mean)] * pairs, 1, None, causal=False)
-            + sum(counting.forward_flops(self.shape_, n, causal=False) for n in lengths)) if trained else 0.0
+            # a field with one class in training has nothing to learn: always that class
+            self.models_ = {f: next(iter(ys)) for f in self.fields
+                            if len(ys := {r["labels"][f] for r in train}) < 2}
+            learned = [f for f in self.fields if f not in self.models_]
+            work = 0.0
+            if learned:
+                setfit_model = self._tune_body(train, learned)
+                self.body_ = setfit_model.model_body
+                self.shape_ = counting.shape(self.body_[0].auto_model)
+                X, forward = self._embed([r["text"] for r in train])
+                for f in learned:  # SetFit's default head, per field
+                    self.models_[f] = LogisticRegression().fit(X, [r["labels"][f] for r in train])
+                # counted: max_steps x batch_size pairs (two sentences each, of the rows' mean length) through the
+                # body, forward and backward, then the heads' embedding of every row
+                lengths = self.body_.tokenize([r["text"] for r in train])["attention_mask"].sum(1).tolist()
+                mean = round(sum(lengths) / len(lengths))
+                pairs = self.max_steps * self.batch_size * 2
+                work = counting.training_flops(self.shape_, [mean] * pairs, 1, None, causal=False) + sum(forward)
+        self.fit_seconds_, self.train_rows_, self.fit_flops_ = t.seconds, len(train), work
         return self
 
-    def _lengths(self, texts: list[str]) -> list[int]:
-        """Each text's tokens as the tuned body reads them (its own truncation)."""
-        body = next(m for m in self.models_.values() if not isinstance(m, str)).model_body
-        self.shape_ = counting.shape(body[0].auto_model)
-        return body.tokenize(texts)["attention_mask"].sum(1).tolist() if texts else []
+    def _embed(self, texts: list[str]) -> tuple[np.ndarray, list[float]]:
+        return encoders.embed(self.body_, texts, normalize=False)  # as SetFit embeds for its head
 
     def describe(self) -> dict:
-        return {"model": "setfit", **self.info, "max_steps": self.max_steps, "batch_size": self.batch_size}
+        return {"model": "setfit", **self.info, "max_steps": self.max_steps, "batch_size": self.batch_size,
+                "shared_body_fields": [f for f, m in self.models_.items() if not isinstance(m, str)]}
 
     def predict(self, records):
-        texts = [r["text"] for r in records]
+        learned = {f: m for f, m in self.models_.items() if not isinstance(m, str)}
         with Timer() as t:
-            probs = {f: None if isinstance(m, str) else np.asarray(m.predict_proba(texts, as_numpy=True))
-                     for f, m in self.models_.items()}
+            X, flops = self._embed([r["text"] for r in records]) if learned else (None, [0.0] * len(records))
+            probs = {f: m.predict_proba(X) for f, m in learned.items()}
         per = t.seconds / max(len(records), 1)
-        trained = sum(not isinstance(m, str) for m in self.models_.values())
-        lengths = self._lengths(texts) if trained else [0] * len(records)
         out = []
         for i, r in enumerate(records):
             pred, conf = {}, {}
-            for f, m in self.models_.items():
+            for f in self.fields:
+                m = self.models_[f]
                 if isinstance(m, str):
                     pred[f], conf[f] = m, 1.0
                     continue
                 j = int(np.argmax(probs[f][i]))
-                pred[f], conf[f] = str(m.model_head.classes_[j]), float(probs[f][i][j])
+                pred[f], conf[f] = str(m.classes_[j]), float(probs[f][i][j])
             out.append(prediction(r, pred, raw=" | ".join(pred.values()), latency_s=per, confidence=conf,
-                                  confidence_kind="calibrated",
-                                  flops=trained * counting.forward_flops(self.shape_, lengths[i], causal=False)
-                                  if trained else 0.0))
+                                  confidence_kind="calibrated", flops=flops[i]))
         return out
 
 
 def build(params, task: str, name: str) -> SetFitClassifier:
     """Method `name` (type setfit) for `task`: the method registry's builder."""
-    from stages.lib.encoders import folder
-
     cfg = params.method(name)
-    return SetFitClassifier(list(task_labels(task)), str(folder(cfg.encoder)), max_steps=cfg.max_steps,
+    return SetFitClassifier(list(task_labels(task)), str(encoders.folder(cfg.encoder)), max_steps=cfg.max_steps,
                             batch_size=cfg.batch_size, body_learning_rate=cfg.body_learning_rate,
-                            max_length=cfg.max_length, seed=params.seed,
+                            max_length=cfg.max_length, seed=cfg.seeds[0],
                             info={"encoder": cfg.encoder, "source": params.encoder_entry(cfg.encoder).source})
