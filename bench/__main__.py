@@ -23,6 +23,7 @@ BENCHES = {
     "precision": "the local model's CPU precision: fp32 against bf16, same prompts and rows",
     "training": "this project's fine-tuning recipes against TRL's defaults (and LoRA against QLoRA)",
     "finetune_step": "one fine-tuning step, part by part: data, forward, backward, optimizer, evaluation",
+    "lower_layers": "the frozen layers computed once against every epoch running the whole model",
     "knn_examples": "nearest-neighbour few-shot: how long each example may be",
     "knn_retriever": "nearest-neighbour few-shot: TF-IDF against sentence-embedding retrieval",
     "encoders": "the sentence-encoder methods beside TF-IDF and the LLM fine-tunings: speed, memory, accuracy",

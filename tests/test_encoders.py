@@ -121,3 +121,20 @@ def test_setfit_tunes_one_body_for_all_of_a_tasks_fields(encoder_dir, monkeypatc
     clf = SetFitClassifier(["kind", "part"], str(encoder_dir), max_steps=2, batch_size=4, body_learning_rate=2e-5,
                            max_length=32, seed=0).fit(one, one)
     assert tuned[-1] == ["kind"] and clf.models_["part"] == "Finger"
+
+
+def test_the_fine_tuned_encoder_trains_one_model_with_a_head_block_per_field(encoder_dir):
+    """Two label fields: one model whose head has a block of outputs per field (2 + 2 classes here), and each
+    field's answer is the argmax of its own block's softmax."""
+    import torch
+
+    clf = classifiers(encoder_dir)["encoder_finetuned"]().fit(ROWS, ROWS)
+    assert clf.model_.config.num_labels == 4 and clf.classes_ == {"kind": ["Amputation", "Fracture"],
+                                                                   "part": ["Finger", "Leg"]}
+    with torch.inference_mode():
+        logits = clf.model_(**clf._encode([ROWS[0]["text"]])).logits[0]
+    p = clf.predict([ROWS[0]])[0]
+    for f, block in (("kind", logits[:2]), ("part", logits[2:])):
+        j = int(block.argmax())
+        assert p["pred"][f] == clf.classes_[f][j] and p["confidence"][f] == pytest.approx(
+            float(torch.softmax(block.float(), -1)[j]), rel=1e-5)

@@ -16,7 +16,8 @@ from tests.conftest import record
 CFG = Finetune(
     device="cpu", quantize_4bit=False, compute_dtype={"cpu": "float32"}, cpu_autocast=False, system="Classify.", r=4,
     alpha=8, dropout=0.0,
-    target_modules=["q_proj", "v_proj"], top_layers=1, learning_rate=1e-3, scheduler="constant", warmup_steps=0,
+    target_modules=["q_proj", "v_proj"], top_layers=1, cache_lower_layers_mb=None, learning_rate=1e-3,
+    scheduler="constant", warmup_steps=0,
     epochs=1, batch_size=2, gradient_accumulation_steps=1, gradient_checkpointing=False, max_length=128,
     eval_strategy="epoch", eval_steps=None, logging_steps=1, patience=2, max_train_samples=None,
     max_val_samples=None, max_steps=None, seeds=[0], max_input_tokens=None, processes=1, loss="answer_logits",
@@ -194,3 +195,35 @@ def test_another_seed_trains_anew_and_writes_another_adapter(tiny_model_dir, tmp
     assert not a["resumed"] and not b["resumed"]
     wa, wb = (load_file(p / "adapter_model.safetensors") for p in (tmp_path / "a", tmp_path / "b"))
     assert any(not (wa[k] == wb[k]).all() for k in wa)
+
+
+# -- the frozen layers computed once (recipe.cache_lower_layers_mb) -------------------------------------------------
+
+@pytest.mark.parametrize("recipe", ["generative", "head"])
+def test_frozen_layers_computed_once_train_the_same_adapter(tiny_model_dir, tmp_path, recipe):
+    """Two epochs with validation, the frozen bottom layer's output cached or run every pass: the same adapter
+    within float rounding, the same losses; the counted work drops by the frozen forward of the second epoch."""
+    from safetensors.torch import load_file
+
+    from stages.lib.finetuning import head
+    from tests.test_head import CFG as HEAD
+
+    rows, labels = single(TRAIN), {"y": LABELS["y"]}
+    base = replace(CFG, epochs=2) if recipe == "generative" else replace(HEAD, epochs=2, eval_strategy="epoch")
+
+    def run(cfg, out):  # each run its own checkpoints: none resumes another
+        fn = train if recipe == "generative" else head.train
+        return fn(cfg, rows, single(VAL), labels, str(tiny_model_dir), out, tmp_path / f"ckpt-{out.name}", 0)
+
+    plain = run(base, tmp_path / "plain")
+    once = run(replace(base, cache_lower_layers_mb=64), tmp_path / "once")
+    assert (plain["lower_layers_cached"], once["lower_layers_cached"]) == (False, True)
+    assert plain["lower_layers_reason"] == "recipe.cache_lower_layers_mb is off"
+    assert once["eval_losses"] == pytest.approx(plain["eval_losses"], rel=1e-5)
+    assert once["train_loss"] == pytest.approx(plain["train_loss"], rel=1e-5)
+    a, b = (load_file(next(p.glob("*.safetensors"))) for p in (tmp_path / "plain", tmp_path / "once"))
+    assert a.keys() == b.keys() and all(__import__("torch").allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert once["train_flops"] < plain["train_flops"]
+    too_small = run(replace(base, cache_lower_layers_mb=0.001, seeds=[1]), tmp_path / "small")
+    assert not too_small["lower_layers_cached"] and "above recipe.cache_lower_layers_mb" in too_small[
+        "lower_layers_reason"]

@@ -14,7 +14,8 @@ from tests.conftest import record
 
 CFG = FinetuneHead(
     device="cpu", quantize_4bit=False, compute_dtype={"cpu": "float32"}, cpu_autocast=False, r=4, alpha=8, dropout=0.0,
-    target_modules=["q_proj", "v_proj"], top_layers=1, learning_rate=1e-2, scheduler="constant", warmup_steps=0,
+    target_modules=["q_proj", "v_proj"], top_layers=1, cache_lower_layers_mb=None, learning_rate=1e-2,
+    scheduler="constant", warmup_steps=0,
     epochs=2, batch_size=4, gradient_accumulation_steps=1, gradient_checkpointing=False, max_length=32,
     eval_strategy="epoch", eval_steps=None, logging_steps=1, patience=2, max_train_samples=None,
     max_val_samples=None, max_steps=None, seeds=[0], checkpoint_dir=None, class_weight=None,

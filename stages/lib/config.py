@@ -145,6 +145,9 @@ class Recipe:
     dropout: float = doc("LoRA dropout")
     target_modules: list[str] = doc("the modules LoRA adapts")
     top_layers: int | None = doc("LoRA on the top N layers only (null: all); backpropagation stops below them")
+    cache_lower_layers_mb: float | None = doc(
+        "the layers below top_layers, frozen, run once per row instead of once per epoch: their output kept in "
+        "memory up to this many MB (above it, or null: every epoch runs the whole model; docs/methods.md)")
     learning_rate: float = doc("peak learning rate")
     scheduler: str = doc("learning-rate schedule (transformers' `lr_scheduler_type`)")
     warmup_steps: int = doc("warm-up steps")

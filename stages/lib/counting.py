@@ -54,12 +54,17 @@ def forward_flops(s: Shape, tokens: int, context: int = 0, causal: bool = True) 
 
 
 def training_flops(s: Shape, row_tokens: list[int], epochs: float, trained_layers: int | None,
-                   val_tokens: list[int] = (), evaluations: int = 0, causal: bool = True) -> float:
+                   val_tokens: list[int] = (), evaluations: int = 0, causal: bool = True,
+                   frozen_once: bool = False) -> float:
     """Training: each row's forward and the backward through the `trained_layers` top layers (None: all), for
-    `epochs` passes, plus `evaluations` forward passes over the validation rows."""
+    `epochs` passes, plus `evaluations` forward passes over the validation rows. `frozen_once`: the layers below
+    the trained ones ran once per row (training's cache of their output), not once per pass."""
     share = min(trained_layers or s.layers, s.layers) / s.layers
     per_pass = sum(forward_flops(s, n, causal=causal) for n in row_tokens)
     val_pass = sum(forward_flops(s, n, causal=causal) for n in val_tokens)
+    if frozen_once:
+        return (per_pass * ((1 - share) + 3 * share * epochs)
+                + val_pass * ((1 - share) * (evaluations > 0) + share * evaluations))
     return per_pass * (1 + 2 * share) * epochs + val_pass * evaluations
 
 

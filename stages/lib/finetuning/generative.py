@@ -47,7 +47,7 @@ def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], labels: d
     print(f"checkpoints: {checkpoints}" + (" (resuming)" if resume else ""))
     train_data, trainer = build_trainer(cfg, train_rows, val_rows, base, str(checkpoints), seed, live_dir)
     n_tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
-    metrics = fit(trainer, resume, adapter_out)
+    metrics = fit(trainer, cfg, resume, adapter_out)
     seconds, epochs = metrics["train_seconds"], metrics["epochs"]
     return {
         **metrics,

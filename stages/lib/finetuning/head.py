@@ -130,7 +130,7 @@ def train(cfg: FinetuneHead, train_rows: list[dict], val_rows: list[dict], label
     print(f"checkpoints: {checkpoints}" + (" (resuming)" if resume else ""))
     trainer = build_trainer(cfg, train_rows, val_rows, labels, base, str(checkpoints), seed, live_dir)
     n_tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
-    metrics = fit(trainer, resume, adapter_out)
+    metrics = fit(trainer, cfg, resume, adapter_out)
     Path(adapter_out, FILE).write_text(json.dumps(trainer.head, ensure_ascii=False, indent=1))
     seconds, epochs, tokenizer = metrics["train_seconds"], metrics["epochs"], trainer.processing_class
     return {

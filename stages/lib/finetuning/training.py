@@ -10,6 +10,7 @@ import torch
 
 from stages.lib.adapters import DEPRECATED_READ
 from stages.lib.config import Finetune
+from stages.lib.finetuning import lower_layers
 from stages.lib.finetuning.callbacks import LogLastStep, TrainingClock, live_callback
 from stages.lib.finetuning.fingerprint import fingerprint
 from stages.lib.finetuning.model import autocast
@@ -67,20 +68,22 @@ def callbacks(cfg: Finetune, live_dir: str | None) -> list:
     return out + ([live_callback(live_dir)] if live_dir else [])
 
 
-def fit(trainer, resume: bool, adapter_out: Path) -> dict:
-    """Train (resuming where `resume`), save the best adapter from the main process only, and return the metrics
-    every recipe reports."""
+def fit(trainer, cfg: Finetune, resume: bool, adapter_out: Path) -> dict:
+    """Train (resuming where `resume`; the frozen layers computed once where `lower_layers` can), save the best
+    adapter from the main process only, and return the metrics every recipe reports."""
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     clock = TrainingClock()
     trainer.add_callback(clock)
     trainer.add_callback(LogLastStep())
-    try:
-        result = trainer.train(resume_from_checkpoint=resume or None)
-    except KeyboardInterrupt:  # keep the steps trained so far: the rerun resumes from this checkpoint
-        if trainer.state.global_step > 0:
-            trainer._save_checkpoint(trainer.model, trial=None)
-        raise
+    with lower_layers.cached(trainer, cfg.top_layers, cfg.cache_lower_layers_mb, cfg.epochs,
+                             with_validation=cfg.eval_strategy != "no") as cache:
+        try:
+            result = trainer.train(resume_from_checkpoint=resume or None)
+        except KeyboardInterrupt:  # keep the steps trained so far: the rerun resumes from this checkpoint
+            if trainer.state.global_step > 0:
+                trainer._save_checkpoint(trainer.model, trial=None)
+            raise
     seconds = clock.total()
     if trainer.is_world_process_zero():  # one adapter, however many processes trained it
         trainer.model.save_pretrained(adapter_out)
@@ -100,18 +103,20 @@ def fit(trainer, resume: bool, adapter_out: Path) -> dict:
         "peak_memory_mb": (torch.cuda.max_memory_allocated() if torch.cuda.is_available()
                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20,
         "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        **cache,
     }
 
 
 def counted_flops(trainer, cfg: Finetune, metrics: dict) -> float:
     """The run's counted work (stages.lib.counting): every training row's forward and backward for the epochs
-    trained, and every validation pass; the same whether the run resumed or not, whatever the machine's load."""
+    trained, and every validation pass (the frozen layers' forward once, where they were cached); the same whether
+    the run resumed or not, whatever the machine's load."""
     from stages.lib import counting
 
     lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
     val = [len(ids) for ids in trainer.eval_dataset["input_ids"]] if trainer.eval_dataset is not None else []
     return counting.training_flops(counting.shape(trainer.model), lengths, metrics["epochs"], cfg.top_layers, val,
-                                   len(metrics["eval_losses"]))
+                                   len(metrics["eval_losses"]), frozen_once=metrics["lower_layers_cached"])
 
 
 def summary(metrics: dict) -> str:

@@ -1,6 +1,8 @@
-"""The sentence encoder fine-tuned end to end with a classification head (method type `encoder_finetuned`): per
-label field, AutoModelForSequenceClassification on the encoder's weights (a new linear head on the pooled output),
-every weight trained with AdamW, seeded, on the training rows. Each row's confidence is the head's softmax
+"""The sentence encoder fine-tuned end to end with a classification head (method type `encoder_finetuned`):
+AutoModelForSequenceClassification on the encoder's weights (a new linear head on the pooled output), every weight
+trained with AdamW, seeded, on the training rows. One model serves all of a task's label fields: its head has a
+block of outputs per field, and the loss is the sum of each field's cross-entropy over its block (a shared body, a
+head per field; with one field, exactly the library's own loss). Each row's confidence is its field's softmax
 probability of its label."""
 from __future__ import annotations
 
@@ -25,15 +27,16 @@ class EncoderFinetuned(Classifier):
     def _lengths(self, texts: list[str]) -> list[int]:
         return [len(ids) for ids in self.tokenizer_(texts, truncation=True, max_length=self.max_length)["input_ids"]]
 
-    def _train_field(self, train: list[dict], field: str):
+    def _train(self, train: list[dict]):
         from transformers import AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
-        classes = sorted({r["labels"][field] for r in train})
+        self.classes_ = {f: sorted({r["labels"][f] for r in train}) for f in self.fields}
+        sizes = [len(c) for c in self.classes_.values()]
         torch.manual_seed(self.seed)
-        model = AutoModelForSequenceClassification.from_pretrained(self.folder, num_labels=len(classes),
+        model = AutoModelForSequenceClassification.from_pretrained(self.folder, num_labels=sum(sizes),
                                                                    local_files_only=True)
-        index = {c: i for i, c in enumerate(classes)}
-        rows = [(r["text"], index[r["labels"][field]]) for r in train]
+        index = {f: {c: i for i, c in enumerate(cs)} for f, cs in self.classes_.items()}
+        rows = [(r["text"], [index[f][r["labels"][f]] for f in self.fields]) for r in train]
         steps = self.epochs * -(-len(rows) // self.batch_size)
         optim = torch.optim.AdamW(model.parameters(), lr=self.learning_rate, weight_decay=0.01)
         schedule = get_linear_schedule_with_warmup(optim, max(1, steps // 10), steps)
@@ -42,25 +45,25 @@ class EncoderFinetuned(Classifier):
         for _ in range(self.epochs):
             rng.shuffle(rows)
             for batch in batched(rows, self.batch_size):
-                inputs = self._encode([t for t, _ in batch])
-                loss = model(**inputs, labels=torch.tensor([y for _, y in batch])).loss
+                blocks = model(**self._encode([t for t, _ in batch])).logits.split(sizes, dim=-1)
+                targets = torch.tensor([y for _, y in batch]).T
+                loss = sum(torch.nn.functional.cross_entropy(b, y) for b, y in zip(blocks, targets, strict=True))
                 loss.backward()
                 optim.step()
                 schedule.step()
                 optim.zero_grad()
-        return model.eval(), classes
+        return model.eval()
 
     def fit(self, train, val):
         from transformers import AutoTokenizer
 
         with Timer() as t:
             self.tokenizer_ = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
-            self.models_ = {f: self._train_field(train, f) for f in self.fields}
-        # counted: every weight trained (backward through every layer), each epoch, one model per field
-        self.shape_ = counting.shape(next(iter(self.models_.values()))[0])
+            self.model_ = self._train(train)
+        # counted: every weight trained (backward through every layer), each epoch, one model for every field
+        self.shape_ = counting.shape(self.model_)
         lengths = self._lengths([r["text"] for r in train])
-        self.fit_flops_ = len(self.models_) * counting.training_flops(self.shape_, lengths, self.epochs, None,
-                                                                      causal=False)
+        self.fit_flops_ = counting.training_flops(self.shape_, lengths, self.epochs, None, causal=False)
         self.fit_seconds_, self.train_rows_ = t.seconds, len(train)
         return self
 
@@ -70,26 +73,26 @@ class EncoderFinetuned(Classifier):
 
     @torch.inference_mode()
     def predict(self, records):
+        sizes = [len(c) for c in self.classes_.values()]
         with Timer() as t:
             probs = {f: [] for f in self.fields}
             for batch in batched([r["text"] for r in records], 2 * self.batch_size):
-                inputs = self._encode(batch)
-                for f, (model, _) in self.models_.items():
-                    probs[f].append(torch.softmax(model(**inputs).logits.float(), -1))
+                blocks = self.model_(**self._encode(batch)).logits.float().split(sizes, dim=-1)
+                for f, b in zip(self.fields, blocks, strict=True):
+                    probs[f].append(torch.softmax(b, -1))
             probs = {f: torch.cat(p) if p else torch.empty(0) for f, p in probs.items()}
         per = t.seconds / max(len(records), 1)
         lengths = self._lengths([r["text"] for r in records])
         out = []
         for i, r in enumerate(records):
             pred, conf = {}, {}
-            for f, (_, classes) in self.models_.items():
+            for f, classes in self.classes_.items():
                 j = int(probs[f][i].argmax())
                 pred[f], conf[f] = classes[j], float(probs[f][i][j])
             out.append(prediction(r, pred, raw=" | ".join(pred.values()), latency_s=per, confidence=conf,
-                                  confidence_kind="softmax", flops=len(self.models_) * counting.forward_flops(
-                                      self.shape_, lengths[i], causal=False)))
+                                  confidence_kind="softmax",
+                                  flops=counting.forward_flops(self.shape_, lengths[i], causal=False)))
         return out
-
 
 def build(params, task: str, name: str) -> EncoderFinetuned:
     """Method `name` (type encoder_finetuned) for `task`: the method registry's builder."""

@@ -1,5 +1,6 @@
 """Method type `encoder_finetuned`: the sentence encoder fine-tuned end to end with a classification head, one per
-label field (methods/encoder_classifier.py), as Bucher & Martini 2024 fine-tuned RoBERTa."""
+task, a block of its head per label field (methods/encoder_classifier.py), as Bucher & Martini 2024 fine-tuned
+RoBERTa."""
 from dataclasses import dataclass
 
 from stages.lib.methods.registry import MethodType, _always
@@ -8,8 +9,8 @@ from stages.lib.schema import doc
 
 @dataclass(frozen=True)
 class EncoderFinetunedMethod:
-    type: str = doc("`encoder_finetuned`: the encoder and a linear head trained end to end, one model per label "
-                    "field (AutoModelForSequenceClassification)")
+    type: str = doc("`encoder_finetuned`: the encoder and a linear head trained end to end, one model per task "
+                    "whose head has a block per label field (AutoModelForSequenceClassification)")
     encoder: str = doc("the sentence encoder whose weights it starts from (a key of `encoders`)")
     epochs: int = doc("passes over the training rows")
     learning_rate: float = doc("AdamW's peak learning rate (linear decay after a 10% warm-up)")
