@@ -224,6 +224,7 @@ def test_frozen_layers_computed_once_train_the_same_adapter(tiny_model_dir, tmp_
     a, b = (load_file(next(p.glob("*.safetensors"))) for p in (tmp_path / "plain", tmp_path / "once"))
     assert a.keys() == b.keys() and all(__import__("torch").allclose(a[k], b[k], atol=1e-6) for k in a)
     assert once["train_flops"] < plain["train_flops"]
+    assert once["train_seconds"] > once["lower_layers_fill_seconds"] > 0  # the cache's filling is training time
     too_small = run(replace(base, cache_lower_layers_mb=0.001, seeds=[1]), tmp_path / "small")
     assert not too_small["lower_layers_cached"] and "above recipe.cache_lower_layers_mb" in too_small[
         "lower_layers_reason"]

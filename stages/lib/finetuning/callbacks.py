@@ -25,9 +25,10 @@ class TrainingClock(TrainerCallback):
 
     def __init__(self):
         self.before, self.start, self.first_step = 0.0, time.perf_counter(), 0
+        self.setup = 0.0  # work this run did for training before Trainer's own start (the frozen layers' cache)
 
     def total(self) -> float:
-        return self.before + time.perf_counter() - self.start
+        return self.before + self.setup + time.perf_counter() - self.start
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.start, self.first_step = time.perf_counter(), state.global_step

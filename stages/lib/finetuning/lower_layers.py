@@ -13,6 +13,7 @@ them) trains the whole model as before, saying why in one line.
 from __future__ import annotations
 
 import contextlib
+import time
 
 import torch
 
@@ -121,10 +122,12 @@ def cached(trainer, top_layers: int | None, budget_mb: float | None, epochs: flo
     decoder = _decoder(model)
     frozen = len(decoder.layers) - top_layers
     # in training's precision: accelerate wraps the model's forward in this autocast when training starts
+    start = time.perf_counter()
     cache = fill(model, frozen, rows, trainer.args.per_device_eval_batch_size, trainer.accelerator.autocast)
+    seconds = time.perf_counter() - start
     size_mb = sum(t.numel() * t.element_size() for t in cache.values()) / 2**20
     print(f"frozen layers computed once: {frozen} of {len(decoder.layers)} layers, {len(cache)} rows, "
-          f"{size_mb:.0f} MB")
+          f"{size_mb:.0f} MB in {seconds:.1f} s")
     embed, layers = decoder.embed_tokens, list(decoder.layers[:frozen])
     source = _FromCache(cache, decoder.config.hidden_size, next(iter(cache.values())).dtype)
     hook = decoder.register_forward_pre_hook(
@@ -133,7 +136,8 @@ def cached(trainer, top_layers: int | None, budget_mb: float | None, epochs: flo
     for i in range(frozen):
         decoder.layers[i] = _PassThrough()
     try:
-        yield {"lower_layers_cached": True, "lower_layers_cache_mb": round(size_mb, 1)}
+        yield {"lower_layers_cached": True, "lower_layers_cache_mb": round(size_mb, 1),
+               "lower_layers_fill_seconds": seconds}
     finally:  # the model is whole again for whatever saves or scores it
         hook.remove()
         decoder.embed_tokens = embed

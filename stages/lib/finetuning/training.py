@@ -78,6 +78,7 @@ def fit(trainer, cfg: Finetune, resume: bool, adapter_out: Path) -> dict:
     trainer.add_callback(LogLastStep())
     with lower_layers.cached(trainer, cfg.top_layers, cfg.cache_lower_layers_mb, cfg.epochs,
                              with_validation=cfg.eval_strategy != "no") as cache:
+        clock.setup = cache.get("lower_layers_fill_seconds", 0.0)  # the cache is training time too
         try:
             result = trainer.train(resume_from_checkpoint=resume or None)
         except KeyboardInterrupt:  # keep the steps trained so far: the rerun resumes from this checkpoint
