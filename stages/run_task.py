@@ -38,7 +38,7 @@ def main() -> None:
     # (learning_curve.tasks, evaluate.val_rows), where the profile, applied in load_params, cannot reach
     sets = {"report.tasks": [args.task], "learning_curve.tasks": [args.task], "seed_spread.tasks": [],
             **(profile_overrides("quick") if args.quick else {})} | ({"profile": "quick"} if args.quick else {})
-    rows = estimate(params, args.task, curve=bool(sets["learning_curve.tasks"]))
+    rows = estimate(params, args.task, curve=bool(sets["learning_curve.tasks"]), profiled=args.quick)
     print(f"estimated time for {args.task}" + (" (quick profile)" if args.quick else "")
           + ", from the times measured by the last `dvc repro` here:")
     for name, secs in rows:

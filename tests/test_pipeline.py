@@ -603,7 +603,9 @@ def test_run_task_estimates_from_measured_times_and_sets_the_profile_for_dvc_too
     assert "estimated time for balanced (quick profile)" in proc.stdout
     assert re.search(r"finetuned \(train \+ predict\)\s+\d+\.\d min", proc.stdout)
     assert "curve_" not in proc.stdout  # the quick profile draws no learning curve
-    assert re.search(r"start-up: \d+ stages x \d+\.\d s", proc.stdout)  # what each stage pays before its rows
+    # what each stage pays before its rows (timed now), and the stages that load the base model
+    assert re.search(r"start-up: \d+ stages x \d+\.\d s \(imports \d+\.\d s \+ DVC \d+\.\d s", proc.stdout)
+    assert re.search(r"model loads: 7 stages x \d+\.\d s", proc.stdout)
     cmd = proc.stdout.strip().splitlines()[-1]
     assert cmd.startswith("$ dvc exp run -n balanced-quick") and cmd.endswith(" report")
     for s in ("'report.tasks=[\"balanced\"]'", "'learning_curve.tasks=[]'", "profile=quick",

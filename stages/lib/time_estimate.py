@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -16,6 +17,7 @@ from stages.lib import paths
 from stages.lib.config import PARAMS, load_params
 from stages.lib.files import read_json, read_jsonl
 from stages.lib.methods.registry import curve_methods, method_type, recipe
+from stages.lib.pipeline import reads
 
 
 def profile_overrides(profile: str) -> dict:
@@ -61,19 +63,35 @@ def measured(params) -> tuple[dict[str, float], dict[str, float], dict[str, floa
 # The stages a task's run has besides its methods' (ingest, split, task, prompt, mined few-shot, compare, labels,
 # decide, the cascade's own) and after them (report): a count, not a time.
 FIXED_STAGES = 10
-STARTUP = "import torch, transformers, sklearn"  # what nearly every stage imports before its first row
+DATA_STAGES = 3  # ingest, split, task: run again under a profile, which is a param of theirs
+# What a stage pays before its first row, timed now in a fresh process: the heavy imports nearly every stage makes,
+# then loading the base model (the LLM stages do) where `base_model` has built it.
+PROBE = ("import sys, time; t = time.perf_counter(); import torch, transformers, sklearn; "
+         "i = time.perf_counter() - t; t = time.perf_counter(); from transformers import AutoModelForCausalLM; "
+         "sys.argv[1] and AutoModelForCausalLM.from_pretrained(sys.argv[1]); print(i, time.perf_counter() - t)")
 
 
-def startup_seconds() -> float:
-    """One stage's start-up on this machine, measured now: a fresh Python process importing the heavy libraries."""
+@dataclass(frozen=True)
+class StartUp:
+    imports: float   # a fresh Python process importing torch, transformers and scikit-learn
+    load: float      # loading the base model (0: not built here yet)
+    dvc: float       # DVC checking one stage (`dvc status <stage>`: its start, the lock, the hashes)
+
+
+def startup_seconds(task: str) -> StartUp:
+    """What one stage pays on this machine before its first row, measured now."""
+    base = str(paths.BASE_MODEL) if paths.BASE_MODEL.exists() else ""
+    out = subprocess.run([sys.executable, "-c", PROBE, base], check=True, capture_output=True, text=True).stdout
+    imports, load = map(float, out.split())
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", STARTUP], check=True, capture_output=True)
-    return time.perf_counter() - start
+    subprocess.run([sys.executable, "-m", "dvc", "status", "-q", f"task@{task}"], capture_output=True)
+    return StartUp(imports, load, time.perf_counter() - start)
 
 
-def estimate(params, task: str, curve: bool = True, startup: float | None = None) -> list[tuple[str, float | None]]:
-    """(stage group, seconds) for `task`'s run, with its learning curve if `curve` (run_task draws one); None
-    where nothing was measured here to go by."""
+def estimate(params, task: str, curve: bool = True, startup: StartUp | None = None,
+             profiled: bool = False) -> list[tuple[str, float | None]]:
+    """(stage group, seconds) for `task`'s run, with its learning curve if `curve` (run_task draws one), under a
+    profile if `profiled` (the data stages then run again); None where nothing was measured here to go by."""
     sizes = {s: len(read_jsonl(paths.task_split(task, s))) for s in ("train", "val", "test")}
     per_row, per_sample, per_fit_row = measured(params)
     val = min(sizes["val"], params.evaluate.val_rows)
@@ -108,6 +126,18 @@ def estimate(params, task: str, curve: bool = True, startup: float | None = None
             stages += len(secs)
             out.append((f"curve_{m} ({len(secs)} points)",
                         sum(t + p * sizes["test"] for t, p in secs) if known else None))
-    startup = startup_seconds() if startup is None else startup
-    out.append((f"start-up: {stages} stages x {startup:.1f} s (imports, timed now)", stages * startup))
+    startup = startup_seconds(task) if startup is None else startup
+    stages += DATA_STAGES if profiled else 0
+    builds = [p for p in (paths.BASE_MODEL, *(Path(r) for m in params.report.methods for r in reads(params, m, task)
+                                              if r.startswith("models/encoders/"))) if not p.exists()]
+    stages += len(set(builds))  # `base_model`, `encoder@<name>`: not built here yet
+    per = startup.imports + startup.dvc
+    out.append((f"start-up: {stages} stages x {per:.1f} s (imports {startup.imports:.1f} s + DVC "
+                f"{startup.dvc:.1f} s, timed now)", stages * per))
+    loads = sum(1 for m in params.report.methods if "models/base" in reads(params, m, task)) + len(
+        {method_type(params, m).train_stage for m in params.report.methods} - {None})
+    if startup.load:
+        out.append((f"model loads: {loads} stages x {startup.load:.1f} s (timed now)", loads * startup.load))
+    else:
+        out.append((f"model loads: {loads} stages (the base model is not built here yet)", None))
     return out
