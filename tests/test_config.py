@@ -125,7 +125,8 @@ def test_every_param_is_documented_once_and_the_readme_table_is_current(monkeypa
 def test_a_profile_overrides_the_keys_it_names_and_the_subject_words_the_system_turn(tmp_path):
     full = load_params(write(tmp_path, lambda r: None))
     quick = load_params(write(tmp_path, lambda r: r.update(profile="quick")))
-    assert (full.finetune.max_train_samples, quick.finetune.max_train_samples) == (256, 64)
+    assert (full.finetune.max_train_samples, quick.finetune.max_train_samples) == (None, 64)  # every row by default
+    assert full.finetune_head.search and not quick.finetune_head.search and quick.finetune.min_steps == 0
     assert quick.finetune_head.max_train_samples == 64 and quick.evaluate.val_rows == 32  # recipe reaches both
     assert quick.learning_curve.tasks == [] and quick.seed_spread.tasks == []
     assert full.learning_curve.tasks == ["imbalanced"] and quick.method("setfit").max_steps == 5

@@ -20,8 +20,8 @@ CFG = Finetune(
     scheduler="constant", warmup_steps=0,
     epochs=1, batch_size=2, gradient_accumulation_steps=1, gradient_checkpointing=False, max_length=128,
     eval_strategy="epoch", eval_steps=None, logging_steps=1, patience=2, max_train_samples=None,
-    max_val_samples=None, max_steps=None, seeds=[0], max_input_tokens=None, processes=1, loss="answer_logits",
-    checkpoint_dir=None,
+    max_val_samples=None, max_steps=None, min_steps=0, search={}, seeds=[0], max_input_tokens=None, processes=1,
+    loss="answer_logits", checkpoint_dir=None,
 )
 TRAIN = [record(i, f"report number {i} about a {'fall' if i % 2 else 'cut'}", y="Fractures" if i % 2 else "Cuts",
                 z="Leg" if i % 2 else "Hand") for i in range(8)]

@@ -18,7 +18,8 @@ CFG = FinetuneHead(
     scheduler="constant", warmup_steps=0,
     epochs=2, batch_size=4, gradient_accumulation_steps=1, gradient_checkpointing=False, max_length=32,
     eval_strategy="epoch", eval_steps=None, logging_steps=1, patience=2, max_train_samples=None,
-    max_val_samples=None, max_steps=None, seeds=[0], checkpoint_dir=None, class_weight=None,
+    max_val_samples=None, max_steps=None, min_steps=0, search={}, seeds=[0], checkpoint_dir=None,
+    class_weight=None,
 )
 # imbalanced on purpose: 6 of 8 rows are Fractures/Leg
 TRAIN = [record(i, f"report {i}: a worker {'fell from a ladder' if i < 6 else 'cut a hand on a blade'}",
@@ -140,3 +141,54 @@ def test_cpu_autocast_trains_in_bf16_and_the_head_scores_as_it_trained(tiny_mode
         assert not torch.allclose(fp32, bf16, atol=1e-6)  # the two precisions are told apart
         for f, part in field_slices(head).items():
             assert p["probs"][f][p["pred"][f]] == pytest.approx(float(torch.softmax(bf16[part], -1).max()), abs=1e-6)
+
+
+def test_a_search_trains_every_candidate_keeps_the_lowest_validation_loss_and_counts_them_all(tiny_model_dir,
+                                                                                            tmp_path):
+    import dataclasses
+
+    from stages.lib.finetuning.search import candidates
+
+    cfg = dataclasses.replace(CFG, eval_strategy="no", epochs=1, search={"class_weight": [None, "balanced"],
+                                                                        "learning_rate": [1e-2, 1e-4]})
+    assert len(candidates(cfg)) == 4
+    out = train(cfg, TRAIN, VAL, LABELS, str(tiny_model_dir), tmp_path / "adapter", tmp_path / "ckpt", seed=0,
+                live_dir=str(tmp_path / "live"))
+    tried = out["search"]
+    assert [(t["class_weight"], t["learning_rate"]) for t in tried] == [
+        (None, 1e-2), (None, 1e-4), ("balanced", 1e-2), ("balanced", 1e-4)]
+    best = min(tried, key=lambda t: t["val_loss"])
+    assert out["chosen"] == {"class_weight": best["class_weight"], "learning_rate": best["learning_rate"]}
+    assert out["best_eval_loss"] == best["val_loss"] and len(out["eval_losses"]) == 1  # scored once, at the end
+    assert out["train_seconds"] == pytest.approx(sum(t["train_seconds"] for t in tried))  # the search is paid for
+    # the kept adapter is the chosen candidate's: retrained alone, it gives the same weights
+    alone = dataclasses.replace(CFG, eval_strategy="no", epochs=1, **out["chosen"])
+    train(alone, TRAIN, VAL, LABELS, str(tiny_model_dir), tmp_path / "alone", tmp_path / "ckpt2", seed=0)
+    assert ((tmp_path / "adapter" / "adapter_model.safetensors").read_bytes()
+            == (tmp_path / "alone" / "adapter_model.safetensors").read_bytes())
+    assert (tmp_path / "live").exists() and not list(tmp_path.glob(".search-*"))  # scratch space removed
+    # the validation loss is unweighted, so a candidate with class weights compares with one without
+    weighted = build_trainer(dataclasses.replace(CFG, class_weight="balanced"), TRAIN, VAL, LABELS,
+                             str(tiny_model_dir), str(tmp_path / "w"), seed=0)
+    plain = build_trainer(CFG, TRAIN, VAL, LABELS, str(tiny_model_dir), str(tmp_path / "p"), seed=0)
+    assert weighted.evaluate()["eval_loss"] == pytest.approx(plain.evaluate()["eval_loss"])
+
+
+def test_the_steps_budget_grows_with_the_data_from_a_floor():
+    import dataclasses
+
+    from stages.lib.finetuning.search import sized
+
+    cfg = dataclasses.replace(CFG, epochs=1, batch_size=8, min_steps=32)
+    assert sized(cfg, 80).epochs == 4  # 10 steps a pass: four passes reach 32
+    assert sized(cfg, 528).epochs == 1  # 66 steps in one pass already
+    assert sized(dataclasses.replace(cfg, min_steps=0), 80).epochs == 1
+
+
+def test_a_search_key_that_is_not_a_recipe_key_or_a_bad_value_is_named():
+    import dataclasses
+
+    with pytest.raises(ValueError, match="search.colour"):
+        dataclasses.replace(CFG, search={"colour": ["red"]})
+    with pytest.raises(ValueError, match=r"search.class_weight\[0\]"):
+        dataclasses.replace(CFG, search={"class_weight": ["sometimes"]})

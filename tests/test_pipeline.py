@@ -47,7 +47,8 @@ def build(dst: Path) -> None:
     params["learning_curve"] = {"tasks": ["balanced"], "sizes": [8]}
     for recipe in ("finetune", "finetune_head"):
         params[recipe].update(
-            {"max_train_samples": 16, "max_val_samples": 8, "epochs": 1, "top_layers": 1, "batch_size": 4}
+            {"max_train_samples": 16, "max_val_samples": 8, "epochs": 1, "top_layers": 1, "batch_size": 4,
+             "min_steps": 0}
         )
     for m in ("zero_shot", "few_shot", "few_shot_knn"):
         params["methods"][m]["batch_size"] = 8
@@ -113,6 +114,11 @@ def test_repro_builds_every_task_and_method(repo):
     head = summary["multitask/finetuned_head"]  # the head model: same rows as fine-tuning, a paired verdict
     assert head["train_rows"] == summary["multitask/finetuned"]["train_rows"] == 16
     assert head["invalid_rate"] == 0 and (repo / "metrics/curve/balanced/finetuned_head/8.json").exists()
+    # the head's recipe chosen on validation (finetune_head.search): both candidates trained, paid for, reported
+    training = json.loads((repo / "metrics/train_head/multitask.json").read_text())
+    assert [c["class_weight"] for c in training["search"]] == [None, "balanced"]
+    assert training["train_seconds"] >= sum(c["train_seconds"] for c in training["search"]) * 0.999
+    assert "Recipes chosen on validation" in (repo / "metrics/report.md").read_text()
     assert "distinguishable from noise" in (repo / "metrics/report.md").read_text()
     assert (repo / "metrics/confusion/multitask/finetuned/part_of_body_title.svg").exists()
     assert (repo / "models/adapters/balanced/adapter_config.json").exists()

@@ -166,6 +166,12 @@ class Recipe:
     max_train_samples: int | None = doc("a seeded subsample of the training split (null: all)")
     max_val_samples: int | None = doc("a seeded subsample of the validation split (null: all)")
     max_steps: int | None = doc("stop after this many steps (null: the epochs decide)")
+    min_steps: int = doc("the steps budget grows with the data, with a floor: `epochs` passes, raised to the whole "
+                         "number of passes that reaches this many optimizer steps (0: no floor)")
+    search: dict[str, list] = doc(
+        "a recipe chosen on validation, as TF-IDF's C is: recipe keys, each with the values to try; every "
+        "combination trains (seeded, on the same rows) and the one with the lowest validation loss is kept, every "
+        "candidate's loss in the training metrics and the report, their training in the up-front cost ({}: none)")
     seeds: list[int] = doc("training seeds (LoRA initialisation, data order, dropout; the rows are the same for "
                            "each): the pipeline's adapter trains the first, `seed_spread.tasks` trains every one")
     checkpoint_dir: str | None = doc("null: the per-user cache (survives `dvc exp run --queue`), keyed by a "
@@ -174,6 +180,19 @@ class Recipe:
     def __post_init__(self):
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds {self.seeds} must be distinct and not empty")
+        if self.min_steps < 0:
+            raise ValueError(f"min_steps {self.min_steps} must be >= 0")
+        hints = typing.get_type_hints(type(self))
+        for key, values in self.search.items():
+            if key not in hints or key in ("search", "seeds"):
+                raise ValueError(f"search.{key}: not a recipe key that can be searched")
+            if not values:
+                raise ValueError(f"search.{key}: give at least one value")
+            for i, v in enumerate(values):
+                try:
+                    _parse(hints[key], v, f"search.{key}[{i}]")
+                except PipelineError as e:
+                    raise ValueError(str(e).removeprefix("params.yaml: ")) from None
 
 
 @dataclass(frozen=True)

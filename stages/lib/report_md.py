@@ -17,6 +17,7 @@ from stages.lib.summary import (
     render_cascade,
     render_curve,
     render_markdown,
+    render_search,
     render_seeds,
     update_readme,
 )
@@ -44,6 +45,7 @@ def write_report(params: Params, rows: list[dict], reference: str | None) -> Non
     curve_tables = [(task, render_curve(task, learning_curve(task, curve.sizes, curve_methods(params), reference,
                                                              rows), reference)) for task in curve.tasks]
     spread = render_seeds(rows)  # the spread across fine-tuning seeds, where seed_spread trained several
+    searched = render_search(rows)  # what each fine-tuning's search chose, and every candidate's score
     cascade = render_cascade(rows, params.report.tasks)
 
     answer = render_decisions(params.report.tasks, params.profile != "full")
@@ -65,7 +67,7 @@ def write_report(params: Params, rows: list[dict], reference: str | None) -> Non
         return f"{level} Every method\n\n{costs}\n\n" + render_markdown(rows, reference) + collapse
 
     def body(image_dir: str) -> str:
-        return (table() + (f"\n\n{spread}" if spread else "")
+        return (table() + (f"\n\n{spread}" if spread else "") + (f"\n\n{searched}" if searched else "")
                 + "\n\n**Is the difference real?** Paired on the same test rows (bootstrap interval of the accuracy "
                 "difference, exact McNemar test Holm-adjusted over each task's comparisons, "
                 f"{params.evaluate.confidence:.0%}; fine-tuning: its first seed):\n\n"

@@ -133,6 +133,8 @@ def score_predictions(predictions: list[dict], labels: dict[str, list[str]], met
     }
     if meta.get("adapter"):  # a fine-tuned model: the precision of the base it was trained and scored on
         timings["recipe"] = recipe_label(meta)
+    if meta.get("recipe_search"):  # its recipe chosen on validation: every candidate's score, and the choice
+        timings["recipe_search"], timings["recipe_chosen"] = meta["recipe_search"], meta["recipe_chosen"]
     return headline, details, timings
 
 

@@ -116,6 +116,24 @@ def render_seeds(rows: list[dict], against: str = "baseline") -> str:
                                        f"mean − {against}"], tablefmt="github", disable_numparse=True))
 
 
+def render_search(rows: list[dict]) -> str:
+    """Each fine-tuned row whose recipe was chosen on validation (`recipe.search`): every candidate's validation
+    loss, the chosen one marked; their training is in the row's up-front cost."""
+    table = []
+    for r in rows:
+        for c in r.get("recipe_search") or []:
+            setting = ", ".join(f"{k}={v}" for k, v in c.items() if k not in ("val_loss", "epochs", "train_seconds"))
+            chosen = all(r["recipe_chosen"].get(k) == v for k, v in c.items() if k in r["recipe_chosen"])
+            table.append([r["task"], r["method"], setting, f"{c['val_loss']:.4f}", f"{c['epochs']:g}",
+                          "✓" if chosen else ""])
+    if not table:
+        return ""
+    return ("Recipes chosen on validation (`recipe.search`; the lowest validation loss is kept, and every candidate's "
+            "training counts in the up-front cost; the test rows are never used):\n\n"
+            + tabulate(table, headers=["task", "method", "candidate", "validation loss", "epochs", "chosen"],
+                       tablefmt="github", disable_numparse=True))
+
+
 def render_calibration(rows: list[dict], image_dir: str | None = None) -> str:
     """How far each method's confidence can be trusted, on test rows: ECE (as given, and recalibrated on validation)
     and Brier with intervals, the accuracy when only the most confident share of rows is answered (the risk-coverage

@@ -6,6 +6,7 @@ from pathlib import Path
 from stages.lib.config import Finetune
 from stages.lib.finetuning.model import autocast, device, load_base, lora_config, precision
 from stages.lib.finetuning.rows import conversation, input_budget
+from stages.lib.finetuning.search import searched
 from stages.lib.finetuning.training import arguments, callbacks, checkpoint_dir, counted_flops, fit
 
 
@@ -36,8 +37,8 @@ def build_trainer(cfg: Finetune, train: list[dict], val: list[dict], base: str, 
     )
 
 
-def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], labels: dict[str, list[str]], base: str,
-          adapter_out: Path, checkpoints_root: Path, seed: int, live_dir: str | None = None) -> dict:
+def train_once(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], labels: dict[str, list[str]], base: str,
+               adapter_out: Path, checkpoints_root: Path, seed: int, live_dir: str | None = None) -> dict:
     """`labels` is the task's label set, as every recipe's `train` takes it (the method registry calls them alike);
     the answers the model learns are in the rows. Fine-tune, resuming from the checkpoints an interrupted run of
     the same recipe, data and base model left (`training.checkpoint_dir`). Saves the best adapter to
@@ -63,3 +64,6 @@ def train(cfg: Finetune, train_rows: list[dict], val_rows: list[dict], labels: d
         "autocast": autocast(cfg, device(cfg)),
         **({"compute_dtype": cfg.compute_dtype[device(cfg)]} if cfg.quantize_4bit else {}),
     }
+
+
+train = searched(train_once)  # what the stages and the method registry call

@@ -16,6 +16,7 @@ from transformers import Trainer
 
 from stages.lib.config import FinetuneHead
 from stages.lib.finetuning.model import autocast, device, load_base, lora_config, precision
+from stages.lib.finetuning.search import searched
 from stages.lib.finetuning.training import arguments, callbacks, checkpoint_dir, counted_flops, fit
 from stages.lib.head_layout import FILE, field_slices, layout
 
@@ -67,7 +68,8 @@ class HeadTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]  # (batch, fields); the model's own loss is not used
         outputs = model(**{k: v for k, v in inputs.items() if k != "labels"})
-        loss = head_loss(outputs.logits, labels, self.head, self.weights)
+        # validation loss unweighted: candidates with and without class weights compare on it (search.py)
+        loss = head_loss(outputs.logits, labels, self.head, self.weights if model.training else None)
         return (loss, outputs) if return_outputs else loss
 
 
@@ -121,8 +123,8 @@ def build_trainer(cfg: FinetuneHead, train: list[dict], val: list[dict], labels:
     )
 
 
-def train(cfg: FinetuneHead, train_rows: list[dict], val_rows: list[dict], labels: dict[str, list[str]], base: str,
-          adapter_out: Path, checkpoints_root: Path, seed: int, live_dir: str | None = None) -> dict:
+def train_once(cfg: FinetuneHead, train_rows: list[dict], val_rows: list[dict], labels: dict[str, list[str]],
+               base: str, adapter_out: Path, checkpoints_root: Path, seed: int, live_dir: str | None = None) -> dict:
     """Fine-tune the head and the trunk's LoRA, resuming from a checkpoint of the same recipe, data, label layout
     and base model. Saves the best adapter (with the head and `head.json`) to `adapter_out`; returns the metrics."""
     checkpoints = checkpoint_dir(cfg, train_rows, val_rows, base, checkpoints_root, seed, extra=labels)
@@ -149,3 +151,6 @@ def train(cfg: FinetuneHead, train_rows: list[dict], val_rows: list[dict], label
         **({"compute_dtype": cfg.compute_dtype[device(cfg)]} if cfg.quantize_4bit else {}),
         "class_weight": cfg.class_weight,
     }
+
+
+train = searched(train_once)  # what the stages and the method registry call

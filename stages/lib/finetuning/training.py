@@ -10,7 +10,7 @@ import torch
 
 from stages.lib.adapters import DEPRECATED_READ
 from stages.lib.config import Finetune
-from stages.lib.finetuning import lower_layers
+from stages.lib.finetuning import lower_layers, search
 from stages.lib.finetuning.callbacks import LogLastStep, TrainingClock, live_callback
 from stages.lib.finetuning.fingerprint import fingerprint
 from stages.lib.finetuning.model import autocast
@@ -76,8 +76,10 @@ def fit(trainer, cfg: Finetune, resume: bool, adapter_out: Path) -> dict:
     clock = TrainingClock()
     trainer.add_callback(clock)
     trainer.add_callback(LogLastStep())
+    # a candidate of a search that does not validate while training is scored on validation once, at the end
+    validate_at_end = cfg.eval_strategy == "no" and search.searching(cfg)
     with lower_layers.cached(trainer, cfg.top_layers, cfg.cache_lower_layers_mb, cfg.epochs,
-                             with_validation=cfg.eval_strategy != "no") as cache:
+                             with_validation=cfg.eval_strategy != "no" or validate_at_end) as cache:
         clock.setup = cache.get("lower_layers_fill_seconds", 0.0)  # the cache is training time too
         try:
             result = trainer.train(resume_from_checkpoint=resume or None)
@@ -85,6 +87,8 @@ def fit(trainer, cfg: Finetune, resume: bool, adapter_out: Path) -> dict:
             if trainer.state.global_step > 0:
                 trainer._save_checkpoint(trainer.model, trial=None)
             raise
+        if validate_at_end:
+            trainer.evaluate()
     seconds = clock.total()
     if trainer.is_world_process_zero():  # one adapter, however many processes trained it
         trainer.model.save_pretrained(adapter_out)
@@ -99,7 +103,7 @@ def fit(trainer, cfg: Finetune, resume: bool, adapter_out: Path) -> dict:
         # Trainer's own mean over the steps this run trained, whatever logging_steps is (none: a finished resume)
         "train_loss": result.training_loss if trainer.state.global_step > clock.first_step else None,
         "train_loss_steps": trainer.state.global_step - clock.first_step,
-        "best_eval_loss": trainer.state.best_metric,
+        "best_eval_loss": min((h["eval_loss"] for h in history), default=None),
         "eval_losses": [h["eval_loss"] for h in history],
         "peak_memory_mb": (torch.cuda.max_memory_allocated() if torch.cuda.is_available()
                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20,
