@@ -31,6 +31,7 @@ BENCHES = {
     "profile": "where a fresh `dvc repro` spends its time, stage by stage",
     "cost_model": "counted FLOPs against measured seconds: how well counted cost predicts time here",
     "engines": "the constrained decoder against llama.cpp on the same GGUF, prompts and label trie",
+    "fairness": "each fine-tuned arm against the majority-class answerer and TF-IDF, before and after a change",
     "gpu_check": "the decoder and QLoRA on a GPU (CUDA rows skipped without one)",
 }
 OUT = Path("docs/benchmarks")

@@ -144,3 +144,25 @@ def test_profile_lists_every_changed_metrics_file_with_its_accuracy():
                                        "accuracy": {"old": 0.12389, "new": 0.11681, "diff": -0.00708}}}
     assert changed_lines(changed) == ["  metrics/eval/a.json: accuracy 0.1239 -> 0.1168 (and 1 more keys)",
                                       "  metrics/eval/b.json: macro_f1 0.0281 -> 0.0315"]
+
+
+def test_fairness_scores_the_majority_answerer_as_the_pipeline_scores_and_pairs_each_arm_with_tfidf(
+        tmp_path, monkeypatch):
+    import json
+
+    from bench.fairness import majority_macro_f1, verdict
+    from stages.lib.config import load_params
+
+    params = load_params(ROOT / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    task = tmp_path / "data/tasks/t"
+    task.mkdir(parents=True)
+    train = [{"id": str(i), "text": "x", "labels": {"y": "a" if i < 6 else "b"}} for i in range(8)]
+    test = [{"id": f"t{i}", "text": "x", "labels": {"y": "a" if i < 2 else "b"}} for i in range(4)]
+    for name, rows in (("train", train), ("test", test)):
+        (task / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # "a" answered for every row: F1 of a = 2/3, of b = 0; macro over the classes true or predicted
+    assert majority_macro_f1("t", params) == 1 / 3
+    arm = {"ids": ["1", "2", "3", "4"], "correct": "1110"}
+    tfidf = {"ids": ["1", "2", "3", "4"], "correct": "0000"}
+    assert verdict(arm, tfidf, params).startswith("+75.0 (") and "p=0.25" in verdict(arm, tfidf, params)

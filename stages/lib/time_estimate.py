@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 from stages.lib import paths
 from stages.lib.config import PARAMS, load_params
 from stages.lib.files import read_json, read_jsonl
+from stages.lib.finetuning import search
 from stages.lib.methods.registry import curve_methods, method_type, recipe
 from stages.lib.pipeline import reads
 
@@ -53,7 +54,8 @@ def measured(params) -> tuple[dict[str, float], dict[str, float], dict[str, floa
         if fits:
             per_fit_row[m] = statistics.median(fits)
     for section, path in (("finetune", paths.train_metrics), ("finetune_head", paths.head_train_metrics)):
-        values = [x["train_seconds"] / max(x["train_samples"] * x["epochs"], 1)
+        # a search's seconds are every candidate's (each about as long as the chosen one)
+        values = [x["train_seconds"] / max(x["train_samples"] * x["epochs"] * len(x.get("search") or [0]), 1)
                   for t in params.tasks if (p := path(t)).exists() and (x := read_json(p)).get("epochs")]
         if values:
             per_sample[section] = statistics.median(values)
@@ -102,7 +104,8 @@ def estimate(params, task: str, curve: bool = True, startup: StartUp | None = No
         section = method_type(params, name).recipe
         cfg = recipe(params, name)
         n = min(rows, cfg.max_train_samples or rows)
-        return None if section not in per_sample else n * cfg.epochs * per_sample[section]
+        passes = search.sized(cfg, n).epochs * len(search.candidates(cfg))  # the steps floor, every candidate
+        return None if section not in per_sample else n * passes * per_sample[section]
 
     def fit_time(name: str, rows: int) -> float | None:
         """Trained inside the prediction stage; prompting's fit is an index, or mining zero-shot already paid."""
