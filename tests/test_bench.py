@@ -150,7 +150,7 @@ def test_fairness_scores_the_majority_answerer_as_the_pipeline_scores_and_pairs_
         tmp_path, monkeypatch):
     import json
 
-    from bench.fairness import majority_macro_f1, verdict
+    from bench.fairness import majority_macro_f1, paired, verdict
     from stages.lib.config import load_params
 
     params = load_params(ROOT / "params.yaml")
@@ -165,4 +165,5 @@ def test_fairness_scores_the_majority_answerer_as_the_pipeline_scores_and_pairs_
     assert majority_macro_f1("t", params) == 1 / 3
     arm = {"ids": ["1", "2", "3", "4"], "correct": "1110"}
     tfidf = {"ids": ["1", "2", "3", "4"], "correct": "0000"}
-    assert verdict(arm, tfidf, params).startswith("+75.0 (") and "p=0.25" in verdict(arm, tfidf, params)
+    line = verdict(paired(arm, tfidf, params), 0.5)
+    assert line.startswith("+75.0 (") and "p=0.25, Holm p=0.5" in line

@@ -138,3 +138,25 @@ def test_the_fine_tuned_encoder_trains_one_model_with_a_head_block_per_field(enc
         j = int(block.argmax())
         assert p["pred"][f] == clf.classes_[f][j] and p["confidence"][f] == pytest.approx(
             float(torch.softmax(block.float(), -1)[j]), rel=1e-5)
+
+
+def test_the_fine_tuned_encoder_trains_to_a_steps_floor_and_keeps_the_epoch_validation_prefers(encoder_dir):
+    from stages.lib.methods.encoder_classifier import EncoderFinetuned
+
+    def make(**kw):
+        return EncoderFinetuned(["kind", "part"], str(encoder_dir), **{
+            "epochs": 1, "learning_rate": 5e-4, "batch_size": 4, "max_length": 32, "seed": 0, **kw})
+
+    assert make(min_steps=0).epochs_for(len(ROWS)) == 1
+    per_epoch = -(-len(ROWS) // 4)
+    floor = make(min_steps=3 * per_epoch)
+    assert floor.epochs_for(len(ROWS)) == 3
+    clf = floor.fit(ROWS, ROWS[:4])
+    assert clf.epochs_run_ == 3 and len(clf.val_losses_) == 3  # scored on validation after each epoch
+    assert clf.best_epoch_ == 1 + clf.val_losses_.index(min(clf.val_losses_))
+    # the kept weights are the best epoch's: their validation loss is the lowest one recorded
+    sizes = [len(c) for c in clf.classes_.values()]
+    index = {f: {c: i for i, c in enumerate(cs)} for f, cs in clf.classes_.items()}
+    held = [(r["text"], [index[f][r["labels"][f]] for f in ("kind", "part")]) for r in ROWS[:4]]
+    assert clf._val_loss(clf.model_, held, sizes) == pytest.approx(min(clf.val_losses_), rel=1e-4)
+    assert clf.describe()["best_epoch"] == clf.best_epoch_ and clf.fit_flops_ > 0

@@ -53,7 +53,7 @@ def build(dst: Path) -> None:
     for m in ("zero_shot", "few_shot", "few_shot_knn"):
         params["methods"][m]["batch_size"] = 8
     params["methods"]["setfit"].update({"max_steps": 2, "batch_size": 4, "max_length": 32})
-    params["methods"]["encoder_finetuned"]["max_length"] = 32
+    params["methods"]["encoder_finetuned"].update({"max_length": 32, "min_steps": 4})
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm init", dst)
     sh(f"{sys.executable} -m dvc repro", dst)

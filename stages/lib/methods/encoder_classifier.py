@@ -3,7 +3,11 @@ AutoModelForSequenceClassification on the encoder's weights (a new linear head o
 trained with AdamW, seeded, on the training rows. One model serves all of a task's label fields: its head has a
 block of outputs per field, and the loss is the sum of each field's cross-entropy over its block (a shared body, a
 head per field; with one field, exactly the library's own loss). Each row's confidence is its field's softmax
-probability of its label."""
+probability of its label.
+
+As the LLM recipes do (recipe.min_steps), the epochs are raised until training takes at least `min_steps`
+optimizer steps (80 rows at batch 16 are 5 steps a pass), and the epoch kept is the one with the lowest validation
+loss (scored after each epoch; the validation split only, never test)."""
 from __future__ import annotations
 
 import random
@@ -17,9 +21,15 @@ from stages.lib.predictions import task_labels
 
 class EncoderFinetuned(Classifier):
     def __init__(self, fields: list[str], folder: str, epochs: int, learning_rate: float, batch_size: int,
-                 max_length: int, seed: int, info: dict | None = None):
+                 max_length: int, seed: int, min_steps: int = 0, info: dict | None = None):
         self.fields, self.folder, self.epochs, self.learning_rate = fields, folder, epochs, learning_rate
         self.batch_size, self.max_length, self.seed, self.info = batch_size, max_length, seed, info or {}
+        self.min_steps = min_steps
+
+    def epochs_for(self, n_rows: int) -> int:
+        """`epochs`, raised to the whole number of passes over `n_rows` that reaches `min_steps` steps."""
+        per_epoch = -(-n_rows // self.batch_size)
+        return max(self.epochs, -(-self.min_steps // per_epoch) if per_epoch else 0)
 
     def _encode(self, texts: list[str]) -> dict:
         return self.tokenizer_(texts, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
@@ -27,7 +37,24 @@ class EncoderFinetuned(Classifier):
     def _lengths(self, texts: list[str]) -> list[int]:
         return [len(ids) for ids in self.tokenizer_(texts, truncation=True, max_length=self.max_length)["input_ids"]]
 
-    def _train(self, train: list[dict]):
+    def _loss(self, model, batch: list[tuple[str, list[int]]], sizes: list[int]) -> torch.Tensor:
+        """The sum over fields of each field's cross-entropy; a label index of -100 (a validation row's class
+        that no training row has) is ignored."""
+        blocks = model(**self._encode([t for t, _ in batch])).logits.float().split(sizes, dim=-1)
+        targets = torch.tensor([y for _, y in batch]).T
+        return sum(torch.nn.functional.cross_entropy(b, y, ignore_index=-100)
+                   for b, y in zip(blocks, targets, strict=True) if (y != -100).any())
+
+    @torch.inference_mode()
+    def _val_loss(self, model, rows: list[tuple[str, list[int]]], sizes: list[int]) -> float:
+        model.eval()
+        total = sum(float(self._loss(model, b, sizes)) * len(b) for b in batched(rows, 2 * self.batch_size))
+        model.train()
+        return total / len(rows)
+
+    def _train(self, train: list[dict], val: list[dict]):
+        import copy
+
         from transformers import AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
         self.classes_ = {f: sorted({r["labels"][f] for r in train}) for f in self.fields}
@@ -37,21 +64,29 @@ class EncoderFinetuned(Classifier):
                                                                    local_files_only=True)
         index = {f: {c: i for i, c in enumerate(cs)} for f, cs in self.classes_.items()}
         rows = [(r["text"], [index[f][r["labels"][f]] for f in self.fields]) for r in train]
-        steps = self.epochs * -(-len(rows) // self.batch_size)
+        held = [(r["text"], [index[f].get(r["labels"][f], -100) for f in self.fields]) for r in val]
+        epochs = self.epochs_for(len(rows))
+        steps = epochs * -(-len(rows) // self.batch_size)
         optim = torch.optim.AdamW(model.parameters(), lr=self.learning_rate, weight_decay=0.01)
         schedule = get_linear_schedule_with_warmup(optim, max(1, steps // 10), steps)
         rng = random.Random(self.seed)
         model.train()
-        for _ in range(self.epochs):
+        self.val_losses_, best = [], None
+        for _ in range(epochs):
             rng.shuffle(rows)
             for batch in batched(rows, self.batch_size):
-                blocks = model(**self._encode([t for t, _ in batch])).logits.split(sizes, dim=-1)
-                targets = torch.tensor([y for _, y in batch]).T
-                loss = sum(torch.nn.functional.cross_entropy(b, y) for b, y in zip(blocks, targets, strict=True))
-                loss.backward()
+                self._loss(model, batch, sizes).backward()
                 optim.step()
                 schedule.step()
                 optim.zero_grad()
+            if held and epochs > 1:  # the epoch to keep, chosen on validation
+                self.val_losses_.append(self._val_loss(model, held, sizes))
+                if self.val_losses_[-1] <= min(self.val_losses_):
+                    best = copy.deepcopy(model.state_dict())
+        if best is not None:
+            model.load_state_dict(best)
+        self.epochs_run_ = epochs
+        self.best_epoch_ = (self.val_losses_.index(min(self.val_losses_)) + 1) if self.val_losses_ else epochs
         return model.eval()
 
     def fit(self, train, val):
@@ -59,16 +94,20 @@ class EncoderFinetuned(Classifier):
 
         with Timer() as t:
             self.tokenizer_ = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
-            self.model_ = self._train(train)
-        # counted: every weight trained (backward through every layer), each epoch, one model for every field
+            self.model_ = self._train(train, val)
+        # counted: every weight trained (backward through every layer), each epoch run, one model for every field,
+        # and each validation pass that chose the epoch
         self.shape_ = counting.shape(self.model_)
         lengths = self._lengths([r["text"] for r in train])
-        self.fit_flops_ = counting.training_flops(self.shape_, lengths, self.epochs, None, causal=False)
+        self.fit_flops_ = counting.training_flops(self.shape_, lengths, self.epochs_run_, None,
+                                                  self._lengths([r["text"] for r in val]), len(self.val_losses_),
+                                                  causal=False)
         self.fit_seconds_, self.train_rows_ = t.seconds, len(train)
         return self
 
     def describe(self) -> dict:
-        return {"model": "encoder+classification_head, fine-tuned", **self.info, "epochs": self.epochs,
+        return {"model": "encoder+classification_head, fine-tuned", **self.info, "epochs": self.epochs_run_,
+                "best_epoch": self.best_epoch_, "val_losses": self.val_losses_, "min_steps": self.min_steps,
                 "learning_rate": self.learning_rate, "max_length": self.max_length}
 
     @torch.inference_mode()
@@ -101,5 +140,5 @@ def build(params, task: str, name: str) -> EncoderFinetuned:
     cfg = params.method(name)
     return EncoderFinetuned(list(task_labels(task)), str(folder(cfg.encoder)), epochs=cfg.epochs,
                             learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, max_length=cfg.max_length,
-                            seed=cfg.seeds[0], info={"encoder": cfg.encoder,
+                            seed=cfg.seeds[0], min_steps=cfg.min_steps, info={"encoder": cfg.encoder,
                                                     "source": params.encoder_entry(cfg.encoder).source})
