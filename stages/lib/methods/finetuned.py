@@ -11,7 +11,6 @@ from stages.lib import paths
 from stages.lib.backends.local_engine import local_backend
 from stages.lib.errors import PipelineError
 from stages.lib.files import read_json
-from stages.lib.finetuning.search import search_info
 from stages.lib.methods.llm import PromptClassifier
 from stages.lib.predictions import task_labels
 from stages.lib.quantization import quantization_config
@@ -30,7 +29,8 @@ def build(params, task: str, name: str, adapter: Path | None = None, training: d
     quantization = quantization_config(getattr(torch, training["compute_dtype"])) if qlora else None
     # scored by the fp32 decoder, merged; the meta still says what it trained in (the report's recipe label)
     backend = local_backend(params.base_model, params.model_entry(params.base_model), cfg.batch_size, str(adapter),
-                            quantization, info={"train_autocast": training.get("autocast"), **search_info(training)})
+                            quantization, info={"train_autocast": training.get("autocast"),
+                                  "recipe_search": training.get("search"), "recipe_chosen": training.get("chosen")})
     prompt = {"system": params.finetune_for(task).system, "fields": list(labels), "labels": labels, "examples": []}
     return PromptClassifier(prompt, backend, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens,
                             max_input_tokens=training["max_input_tokens"], fit_seconds=training["train_seconds"],

@@ -14,7 +14,6 @@ from stages.lib import counting, paths
 from stages.lib.adapters import load_adapter
 from stages.lib.errors import PipelineError
 from stages.lib.files import read_json
-from stages.lib.finetuning.search import search_info
 from stages.lib.head_layout import FILE, field_slices
 from stages.lib.methods.base import Classifier, batched, prediction
 from stages.lib.quantization import quantization_config
@@ -121,7 +120,7 @@ def build(params, task: str, name: str, adapter: Path | None = None, training: d
     model, tokenizer, head = load(str(paths.BASE_MODEL), adapter, training.get("compute_dtype"))
     autocast = training.get("autocast")  # scored in the precision it trained in
     info = {"model": params.base_model, "adapter": str(adapter), "base_precision": training["base_precision"],
-            "autocast": autocast, **search_info(training)}
+            "autocast": autocast, "recipe_search": training.get("search"), "recipe_chosen": training.get("chosen")}
     return HeadClassifier(model, tokenizer, head, max_length=training["max_input_tokens"], batch_size=cfg.batch_size,
                           fit_seconds=training["train_seconds"], train_rows=training["train_samples"], info=info,
                           autocast=autocast, fit_flops=training.get("train_flops"))
